@@ -1,0 +1,50 @@
+# A thin layer over CMake: the README's two commands (`make run`, `make test`) and the builds
+# behind them. Every build lives under build/<kind>; dependencies come from .ci/install-deps.
+JOBS ?= $(shell nproc)
+CMAKE_RELEASE := -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Extra flags for ringd under `make run`, e.g. make run ARGS="--log-level debug".
+ARGS ?=
+
+.PHONY: run test deps release asan tsan test-release test-asan test-tsan bench format clean
+
+deps:
+	@.ci/install-deps
+
+release: deps
+	cmake -S . -B build/release $(CMAKE_RELEASE) >/dev/null
+	cmake --build build/release -j$(JOBS)
+
+asan: deps
+	cmake -S . -B build/asan $(CMAKE_RELEASE) -DRINGD_SANITIZE=address >/dev/null
+	cmake --build build/asan -j$(JOBS)
+
+tsan: deps
+	cmake -S . -B build/tsan $(CMAKE_RELEASE) -DRINGD_SANITIZE=thread >/dev/null
+	cmake --build build/tsan -j$(JOBS)
+
+# Starts a single-node ringd on 127.0.0.1:2379 with its data in ./default.ringd; Ctrl-C stops it.
+run: release
+	./build/release/ringd $(ARGS)
+
+# The whole suite, then again under ASan+UBSan, then the runtime tests under TSan.
+test: test-release test-asan test-tsan
+
+test-release: release
+	ctest --test-dir build/release --output-on-failure -j$(JOBS)
+
+test-asan: asan
+	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    ctest --test-dir build/asan --output-on-failure -j$(JOBS)
+
+test-tsan: tsan
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -L runtime
+
+# Microbenchmarks (numbers for docs/PERFORMANCE.md, never asserted in tests).
+bench: release
+	./build/release/bench/bench_ring
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' '*.cc')
+
+clean:
+	rm -rf build

@@ -1,0 +1,32 @@
+/* Every bound ringd keeps on a queue, buffer, map or batch, in one place (STYLE.md rule 7).
+ * Hitting one is back-pressure or a clear error, never unbounded growth. */
+#ifndef RINGD_LIMITS_H
+#define RINGD_LIMITS_H
+
+/* Runtime: actors and their mailboxes. */
+#define ACTORS_MAX               64    /* actors in one process (one bit each in a mask) */
+#define SHARDS_MAX               60    /* shard actors; the rest is raft, apply, spare */
+#define MAILBOX_CAPACITY_DEFAULT 4096  /* messages in one SPSC ring (power of two) */
+#define MAILBOX_CAPACITY_MAX     65536 /* upper bound a caller may ask for */
+#define MAILBOX_DRAIN_BATCH_MAX  256   /* messages handled from one ring before the next ring */
+#define ACTOR_NAME_BYTES_MAX     16    /* thread name, as pthread_setname_np allows */
+
+/* io_uring loop. */
+#define LOOP_SQ_ENTRIES       256  /* submission queue entries per thread */
+#define LOOP_CQE_BATCH_MAX    256  /* completions drained per loop turn */
+#define TIMERS_PER_THREAD_MAX 4096 /* armed timers in one thread's heap (leases keep their own) */
+
+/* Configuration. */
+#define CONFIG_URLS_MAX            16   /* URLs in one --listen-*-urls or --advertise-*-urls */
+#define CONFIG_URL_BYTES_MAX       256  /* one URL */
+#define CONFIG_CLUSTER_MEMBERS_MAX 64   /* members named in --initial-cluster */
+#define CONFIG_STRING_BYTES_MAX    4096 /* any other string flag, e.g. --initial-cluster */
+
+/* Logging. */
+#define LOG_LINE_BYTES_MAX 4096 /* one JSON log line; longer field values are cut */
+
+/* Client listeners (until the gRPC front end serves them). */
+#define LISTENERS_MAX  CONFIG_URLS_MAX
+#define LISTEN_BACKLOG 4096
+
+#endif

@@ -1,0 +1,33 @@
+/* The messages actors exchange: one plain tagged struct, copied by value into a mailbox slot.
+ * A payload too large for the inline words travels as a pointer; the memory belongs to the
+ * sender and goes back to it in the reply, so it is always freed by the thread that made it. */
+#ifndef RINGD_MSG_H
+#define RINGD_MSG_H
+
+#include <assert.h>
+#include <stdint.h>
+
+enum msg_type {
+    MSG_NONE = 0,
+    MSG_PING, /* benchmarks and tests: a = sequence, b = send time */
+    MSG_PONG, /* the answer to MSG_PING, same payload */
+    MSG_TYPE_COUNT,
+};
+
+struct msg {
+    uint16_t type; /* enum msg_type */
+    uint16_t from; /* sender's actor id, filled in by actor_send */
+    uint32_t u32;
+    uint64_t a;
+    uint64_t b;
+    uint64_t c;
+    void *ptr;
+    uint64_t d;
+    uint64_t e;
+    uint64_t f;
+};
+
+/* One cache line per message: a ring slot is never shared by two messages. */
+static_assert(sizeof(struct msg) == 64, "struct msg layout");
+
+#endif

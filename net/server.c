@@ -1,0 +1,108 @@
+#include "server.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ringd_assert.h"
+#include "runtime.h"
+#include "shard.h"
+
+static int server_signalfd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* Blocked here, before any thread starts, so every thread inherits the mask and the
+     * signals are read only from the signalfd. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+static const char *server_signal_name(uint32_t signo)
+{
+    return signo == SIGINT ? "interrupt" : "terminated";
+}
+
+/* Waits for the actors to leave; the first signal starts the shutdown, a second one ends the
+ * process at once. */
+static void server_wait(struct runtime *rt, int sig_fd)
+{
+    struct pollfd fds[2] = {{.fd = sig_fd, .events = POLLIN},
+                            {.fd = rt->exit_fd, .events = POLLIN}};
+    for (;;) {
+        if (poll(fds, 2, -1) < 0) {
+            ASSERT(errno == EINTR);
+            continue;
+        }
+        if (fds[1].revents & POLLIN)
+            return;
+        struct signalfd_siginfo info;
+        if (!(fds[0].revents & POLLIN) || read(sig_fd, &info, sizeof(info)) != sizeof(info))
+            continue;
+        if (runtime_stopping(rt)) {
+            log_warn("received signal again; exiting at once",
+                     LOG_STR("signal", server_signal_name(info.ssi_signo)));
+            _exit(128 + (int)info.ssi_signo);
+        }
+        log_info("received signal; shutting down",
+                 LOG_STR("signal", server_signal_name(info.ssi_signo)));
+        runtime_stop(rt);
+    }
+}
+
+static int server_add_shards(struct runtime *rt, struct shard_common *common, struct shard *shards)
+{
+    for (uint16_t i = 0; i < common->shards; i++) {
+        shards[i] = (struct shard){.common = common, .index = i};
+        char name[ACTOR_NAME_BYTES_MAX];
+        snprintf(name, sizeof(name), "shard-%u", i);
+        int id = runtime_add(rt, name, &shard_ops, &shards[i], true);
+        if (id < 0)
+            return id;
+    }
+    return 0;
+}
+
+int server_run(const struct server_options *opt)
+{
+    ASSERT(opt->shards >= 1 && opt->shards <= SHARDS_MAX);
+    int sig_fd = server_signalfd();
+    if (sig_fd < 0) {
+        log_error("cannot set up signal handling", LOG_STR("error", strerror(errno)));
+        return 1;
+    }
+    struct shard_common common = {.client = opt->client,
+                                  .client_urls = opt->client_urls,
+                                  .client_count = opt->client_count,
+                                  .shards = opt->shards};
+    struct shard *shards = calloc(opt->shards, sizeof(*shards));
+    struct runtime rt;
+    int err = shards == NULL ? -ENOMEM : runtime_init(&rt);
+    if (err == 0) {
+        err = server_add_shards(&rt, &common, shards);
+        if (err == 0)
+            err = runtime_start(&rt);
+        if (err == 0)
+            server_wait(&rt, sig_fd);
+        else
+            runtime_stop(&rt);
+        int actor_err = runtime_join(&rt);
+        err = err < 0 ? err : actor_err;
+        runtime_destroy(&rt);
+    }
+    free(shards);
+    close(sig_fd);
+    if (err < 0) {
+        log_error("ringd server could not start", LOG_STR("error", strerror(-err)));
+        return 1;
+    }
+    log_info("stopped ringd server");
+    return 0;
+}

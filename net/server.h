@@ -1,0 +1,25 @@
+/* The ringd server process: assembles the actors (one shard per core today; raft and apply
+ * join as they land), runs them, and shuts them down on SIGINT or SIGTERM.
+ *
+ * Thread: the main thread, which keeps the signals for itself. */
+#ifndef RINGD_SERVER_H
+#define RINGD_SERVER_H
+
+#include <stdint.h>
+
+#include "listen.h"
+#include "ringd_limits.h"
+
+struct server_options {
+    uint16_t shards;
+    uint32_t client_count;
+    struct listen_spec client[LISTENERS_MAX];
+    const char *client_urls[LISTENERS_MAX]; /* as the user wrote them, for logs */
+};
+
+/* Runs until a signal or a fatal start-up error. Returns the process exit code: 0 after a
+ * clean shutdown, 1 when the server could not start. A second signal during shutdown exits
+ * the process at once with 128 + the signal number. */
+int server_run(const struct server_options *opt);
+
+#endif

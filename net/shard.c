@@ -1,0 +1,154 @@
+#include "shard.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ringd_assert.h"
+
+#define SHARD_ACCEPT_RETRY_NS (100u * 1000000u)
+
+static struct shard *shard_of(struct actor *a)
+{
+    return a->ctx;
+}
+
+static void shard_accept_done(struct io_completion *c, int32_t res, uint32_t flags);
+
+static void shard_accept_post(struct shard_listener *l)
+{
+    ASSERT(!l->accepting && l->fd >= 0);
+    l->accept.fn = shard_accept_done;
+    struct io_uring_sqe *sqe = io_loop_sqe(&l->shard->actor->loop, &l->accept);
+    io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    l->accepting = true;
+}
+
+static void shard_close_fd(struct shard *s, int fd)
+{
+    io_uring_prep_close(io_loop_sqe(&s->actor->loop, &s->closed), fd);
+}
+
+static void shard_accept_retry(struct timer *t, uint64_t now_ns)
+{
+    (void)now_ns;
+    struct shard_listener *l =
+        (struct shard_listener *)((char *)t - offsetof(struct shard_listener, retry));
+    if (!l->shard->stopping)
+        shard_accept_post(l);
+}
+
+static void shard_listener_close(struct shard_listener *l)
+{
+    if (l->is_unix)
+        unlink(l->path);
+    shard_close_fd(l->shard, l->fd);
+    l->fd = -1;
+}
+
+static void shard_accept_done(struct io_completion *c, int32_t res, uint32_t flags)
+{
+    struct shard_listener *l = (struct shard_listener *)c;
+    struct shard *s = l->shard;
+    if (res >= 0) {
+        s->connections_accepted++;
+        /* No client API yet: the connection is closed, never read. */
+        shard_close_fd(s, res);
+    }
+    if (flags & IORING_CQE_F_MORE)
+        return;
+    l->accepting = false;
+    if (s->stopping) {
+        shard_listener_close(l);
+        return;
+    }
+    if (res < 0 && res != -ECANCELED) {
+        /* EMFILE, ENOBUFS and the like pass; retrying at once would only spin. */
+        log_warn("failed to accept a connection; retrying", LOG_STR("error", strerror(-res)));
+        int err = actor_timer_start(s->actor, &l->retry, SHARD_ACCEPT_RETRY_NS, shard_accept_retry);
+        ASSERT(err == 0); /* one timer per listener, far below the heap's bound */
+        return;
+    }
+    shard_accept_post(l);
+}
+
+static void shard_ignore_completion(struct io_completion *c, int32_t res, uint32_t flags)
+{
+    (void)c;
+    (void)res;
+    (void)flags;
+}
+
+static int shard_open_listener(struct shard *s, const struct listen_spec *spec, const char *url)
+{
+    int fd = listen_open(spec, true);
+    if (fd < 0) {
+        log_error("failed to listen on a client URL", LOG_STR("url", url),
+                  LOG_STR("error", strerror(-fd)));
+        return fd;
+    }
+    struct shard_listener *l = &s->listeners[s->listeners_count++];
+    *l = (struct shard_listener){.shard = s, .fd = fd, .is_unix = spec->is_unix};
+    if (spec->is_unix)
+        snprintf(l->path, sizeof(l->path), "%s", spec->path);
+    shard_accept_post(l);
+    return 0;
+}
+
+static void shard_log_ready(struct shard_common *common)
+{
+    log_info("ready to serve client requests");
+    for (uint32_t i = 0; i < common->client_count; i++)
+        log_info("serving client traffic insecurely; this is strongly discouraged!",
+                 LOG_STR("address", common->client_urls[i]));
+}
+
+static int shard_start(struct actor *a)
+{
+    struct shard *s = shard_of(a);
+    s->actor = a;
+    s->closed.fn = shard_ignore_completion;
+    s->canceled.fn = shard_ignore_completion;
+    for (uint32_t i = 0; i < s->common->client_count; i++) {
+        const struct listen_spec *spec = &s->common->client[i];
+        /* A unix socket path can be bound only once: shard 0 serves it. */
+        if (spec->is_unix && s->index != 0)
+            continue;
+        int err = shard_open_listener(s, spec, s->common->client_urls[i]);
+        if (err < 0)
+            return err;
+    }
+    if (atomic_fetch_add(&s->common->ready, 1) + 1 == s->common->shards)
+        shard_log_ready(s->common);
+    return 0;
+}
+
+static void shard_receive(struct actor *a, const struct msg *m)
+{
+    (void)a;
+    (void)m;
+    /* Nothing sends to a shard yet; a message here is a wiring bug. */
+    UNREACHABLE();
+}
+
+static void shard_stop(struct actor *a)
+{
+    struct shard *s = shard_of(a);
+    s->stopping = true;
+    for (uint32_t i = 0; i < s->listeners_count; i++) {
+        struct shard_listener *l = &s->listeners[i];
+        if (l->accepting) {
+            io_uring_prep_cancel(io_loop_sqe(&a->loop, &s->canceled), &l->accept, 0);
+        } else if (l->fd >= 0) {
+            actor_timer_stop(a, &l->retry);
+            shard_listener_close(l);
+        }
+    }
+}
+
+const struct actor_ops shard_ops = {
+    .start = shard_start,
+    .receive = shard_receive,
+    .stop = shard_stop,
+};

@@ -1,0 +1,51 @@
+/* A shard: one actor per core that owns its client listeners and, from the client API on,
+ * the connections accepted on them. Until the gRPC front end lands a shard closes every
+ * connection it accepts: nothing a client sends can reach code that is not there yet.
+ *
+ * Thread: a shard's functions run on its actor's thread. */
+#ifndef RINGD_SHARD_H
+#define RINGD_SHARD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "actor.h"
+#include "listen.h"
+#include "ringd_limits.h"
+
+/* What every shard shares, read-only after start but for the ready counter. */
+struct shard_common {
+    const struct listen_spec *client;
+    const char *const *client_urls; /* the URLs as given, for log lines */
+    uint32_t client_count;
+    uint16_t shards;
+    _Atomic uint32_t ready; /* shards listening; the last one logs "ready to serve" */
+};
+
+struct shard_listener {
+    struct io_completion accept; /* the multishot accept, while accepting */
+    struct timer retry;          /* re-posts the accept after a transient failure */
+    struct shard *shard;
+    int fd;
+    bool accepting;
+    bool is_unix;
+    char path[108];
+};
+
+struct shard {
+    struct shard_common *common;
+    struct actor *actor;
+    uint16_t index;
+    bool stopping;
+    uint32_t listeners_count;
+    struct shard_listener listeners[LISTENERS_MAX];
+    struct io_completion closed;   /* completion of closes whose result needs no action */
+    struct io_completion canceled; /* completion of accept cancellations */
+    uint64_t connections_accepted;
+};
+
+/* The actor ops of a shard; its ctx is a struct shard with common and index set. */
+extern const struct actor_ops shard_ops;
+
+#endif
