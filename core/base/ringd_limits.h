@@ -22,8 +22,20 @@
 #define CONFIG_CLUSTER_MEMBERS_MAX 64   /* members named in --initial-cluster */
 #define CONFIG_STRING_BYTES_MAX    4096 /* any other string flag, e.g. --initial-cluster */
 
+#define CONFIG_NAME_BYTES_MAX  256   /* --name, --initial-cluster-token, other short strings */
+#define CONFIG_WORD_BYTES_MAX  64    /* one-word values: --logger, --log-level */
+#define CONFIG_PATH_BYTES_MAX  4096  /* --data-dir, --wal-dir (PATH_MAX) */
+#define CONFIG_FLAGS_MAX       160   /* entries in the flag table */
+#define CONFIG_ENV_VARS_MAX    65536 /* environment entries scanned for ETCD_* variables */
+#define CONFIG_ERROR_BYTES_MAX 1024  /* one flag error message */
+
 /* Logging. */
 #define LOG_LINE_BYTES_MAX 4096 /* one JSON log line; longer field values are cut */
+
+#define LOG_FIELDS_MAX         64  /* typed fields in one log call */
+#define LOG_CALLER_BYTES_MAX   256 /* the "caller" value, file:line */
+#define LOG_DURATION_BYTES_MAX 32  /* one duration as Go prints it, "-2562047h47m16.854775808s" */
+#define LOG_WRITE_ATTEMPTS_MAX 16  /* write(2) calls to finish one line after short writes */
 
 /* Client listeners (until the gRPC front end serves them). */
 #define LISTENERS_MAX  CONFIG_URLS_MAX
