@@ -129,18 +129,49 @@ static bool actor_may_leave(struct actor *a)
     return actor_inboxes_empty(a);
 }
 
-/* Work that does not arrive through the ring: re-checked after io_loop_prepare_sleep. */
+/* Work that does not arrive through the ring, re-checked after io_loop_prepare_sleep: every
+ * event here is published before its io_loop_wake, so either the re-check sees it or the wake
+ * finds the sleeping flag. That includes a sender leaving, which may let this actor leave. */
 static bool actor_has_pending(struct actor *a)
 {
     if (atomic_load_explicit(&a->writable_mask, memory_order_relaxed) != 0)
         return true;
-    if (runtime_stopping(a->rt) && actor_state_of(a) == ACTOR_RUNNING)
+    if (!actor_inboxes_empty(a))
         return true;
-    return !actor_inboxes_empty(a);
+    switch (actor_state_of(a)) {
+    case ACTOR_RUNNING:
+        return runtime_stopping(a->rt);
+    case ACTOR_STOPPING:
+        return actor_may_leave(a);
+    default:
+        return false;
+    }
+}
+
+/* Polls for up to spin_ns (never past the next timer); true if work turned up, so the caller
+ * need not sleep. */
+static bool actor_spin(struct actor *a)
+{
+    uint64_t end_ns = actor_now_ns() + a->spin_ns;
+    uint64_t timer_ns = timer_next_deadline_ns(&a->timers);
+    if (timer_ns < end_ns)
+        end_ns = timer_ns;
+    for (uint32_t i = 0;; i++) {
+        if (actor_has_pending(a) || io_loop_has_completions(&a->loop))
+            return true;
+        /* Reading the clock costs more than a pause: look at it every 64 polls. */
+        if ((i & 63) == 63 && actor_now_ns() >= end_ns)
+            return false;
+        __builtin_ia32_pause();
+    }
 }
 
 static void actor_sleep(struct actor *a)
 {
+    if (a->spin_ns > 0 && actor_spin(a)) {
+        io_loop_turn(&a->loop, false, 0);
+        return;
+    }
     io_loop_prepare_sleep(&a->loop);
     if (actor_has_pending(a)) {
         io_loop_end_sleep(&a->loop);

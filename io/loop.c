@@ -42,6 +42,8 @@ int io_loop_init(struct io_loop *loop, uint32_t sq_entries)
     /* The ring is only ever used by its own thread; let the kernel skip cross-thread work.
      * It starts disabled so that the thread that enables it becomes that single issuer. */
     params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_R_DISABLED;
+    /* Lets a polling owner see pending task work (io_loop_has_completions). */
+    params.flags |= IORING_SETUP_TASKRUN_FLAG;
     params.cq_entries = sq_entries * 4;
     params.flags |= IORING_SETUP_CQSIZE;
     int err = io_uring_queue_init_params(sq_entries, &loop->ring, &params);

@@ -58,6 +58,14 @@ struct io_uring_sqe *io_loop_sqe(struct io_loop *loop, struct io_completion *c);
  * negated errno if io_uring_enter failed for a reason other than a signal or timeout. */
 int io_loop_turn(struct io_loop *loop, bool may_sleep, uint64_t timeout_ns);
 
+/* True when a turn would find completions: posted ones, or kernel task work that entering
+ * the ring would turn into completions. Cheap: two loads, no syscall. */
+static inline bool io_loop_has_completions(struct io_loop *loop)
+{
+    return io_uring_cq_ready(&loop->ring) > 0 ||
+           (IO_URING_READ_ONCE(*loop->ring.sq.kflags) & IORING_SQ_TASKRUN) != 0;
+}
+
 /* Marks the loop as about to sleep. The caller then re-checks every source of work it has
  * that does not arrive through the ring (its mailboxes) and only then turns with may_sleep.
  * Any thread that made such work visible before this call's store, or that calls

@@ -287,6 +287,29 @@ static void test_shutdown_drains_mailboxes(void **state)
     runtime_destroy(&rt);
 }
 
+/* Many short lives of a source and a non-source: the non-source must notice its sender
+ * leaving whenever that happens, including while it spins or is about to sleep. A lost
+ * wake-up here hangs the test. */
+static void test_shutdown_never_loses_a_leaving_sender(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 300; round++) {
+        struct runtime rt;
+        assert_int_equal(runtime_init(&rt), 0);
+        struct probe sender = {.total = (uint64_t)(round % 7), .peer = 1};
+        struct probe receiver = {.total = (uint64_t)(round % 7)};
+        assert_int_equal(runtime_add(&rt, "pump", &pump_ops, &sender, true), 0);
+        assert_int_equal(runtime_add(&rt, "count", &count_ops, &receiver, false), 1);
+        assert_int_equal(runtime_link(&rt, 0, 1, 3), 0);
+        rt.actors[1]->spin_ns = (round % 2) ? 20000 : 0;
+        assert_int_equal(runtime_start(&rt), 0);
+        runtime_stop(&rt);
+        assert_int_equal(runtime_join(&rt), 0);
+        assert_int_equal(atomic_load(&receiver.received), receiver.total);
+        runtime_destroy(&rt);
+    }
+}
+
 static int failing_start(struct actor *a)
 {
     (void)a;
@@ -316,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_sleeping_actor_is_woken),
         cmocka_unit_test(test_timers_fire_in_order),
         cmocka_unit_test(test_shutdown_drains_mailboxes),
+        cmocka_unit_test(test_shutdown_never_loses_a_leaving_sender),
         cmocka_unit_test(test_failed_start_stops_everything),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
