@@ -19,6 +19,11 @@ static int server_signalfd(void)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    /* A shell starts background jobs with SIGINT ignored, and an ignored signal never reaches
+     * a signalfd. Like etcd (Go's signal.Notify), take the signals back. */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGTERM, &dfl, NULL);
     /* Blocked here, before any thread starts, so every thread inherits the mask and the
      * signals are read only from the signalfd. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);

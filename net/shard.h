@@ -14,8 +14,11 @@
 #include "listen.h"
 #include "ringd_limits.h"
 
+struct cluster_view;
+
 /* What every shard shares, read-only after start but for the ready counter. */
 struct shard_common {
+    const struct cluster_view *view; /* ids and raft/store progress (core/cluster_view.h) */
     const struct listen_spec *client;
     const char *const *client_urls; /* the URLs as given, for log lines */
     uint32_t client_count;

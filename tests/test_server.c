@@ -1,0 +1,183 @@
+/* The ringd process: start-up milestones, client listeners (TCP and unix) that accept and
+ * close until the client API lands, input it must survive, and clean shutdown on SIGTERM and
+ * SIGINT; exit codes for bad flags and a port already taken. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "test_support.h"
+
+#define DEADLINE_MS 20000
+
+struct server {
+    struct test_proc proc;
+    uint16_t port;
+    char urls[256];
+    char unix_path[600];
+};
+
+static void server_start(struct server *s, const char *extra_flag)
+{
+    s->port = test_free_port();
+    snprintf(s->urls, sizeof(s->urls), "http://127.0.0.1:%u,unix://localhost:%u", s->port, s->port);
+    char advertise[64];
+    snprintf(advertise, sizeof(advertise), "http://127.0.0.1:%u", s->port);
+    char *argv[] = {(char *)test_ringd_bin(),
+                    "--listen-client-urls",
+                    s->urls,
+                    "--advertise-client-urls",
+                    advertise,
+                    (char *)extra_flag,
+                    NULL};
+    assert_int_equal(test_proc_start(&s->proc, argv), 0);
+    assert_true(test_proc_wait_output(&s->proc, "ready to serve client requests", DEADLINE_MS));
+    /* etcd names a unix listener's socket file after the URL's host:port. */
+    snprintf(s->unix_path, sizeof(s->unix_path), "%s/localhost:%u", s->proc.dir, s->port);
+}
+
+static int connect_tcp(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    return fd;
+}
+
+static int connect_unix(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    assert_true(strlen(path) < sizeof(addr.sun_path));
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    return fd;
+}
+
+/* Sends bytes and expects the server to close the connection without answering. */
+static void expect_closed(int fd, const void *bytes, size_t len)
+{
+    struct timeval tv = {.tv_sec = DEADLINE_MS / 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    /* May fail if the server closed first: that is fine. */
+    (void)!send(fd, bytes, len, MSG_NOSIGNAL);
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
+    close(fd);
+}
+
+static void server_stop(struct server *s, int sig)
+{
+    assert_int_equal(kill(s->proc.pid, sig), 0);
+    assert_int_equal(test_proc_wait_exit(&s->proc, DEADLINE_MS), 0);
+    assert_true(test_proc_wait_output(&s->proc, "received signal; shutting down", 0));
+    assert_true(test_proc_wait_output(&s->proc, "stopped ringd server", 0));
+    struct stat st;
+    assert_int_not_equal(stat(s->unix_path, &st), 0); /* the socket file is removed */
+    test_proc_cleanup(&s->proc);
+}
+
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+static void test_serves_tcp_and_unix_then_stops_on_sigterm(void **state)
+{
+    (void)state;
+    struct server s;
+    server_start(&s, NULL);
+    assert_true(test_proc_wait_output(&s.proc, "\"msg\":\"starting ringd server\"", 0));
+    expect_closed(connect_tcp(s.port), h2_preface, sizeof(h2_preface) - 1);
+    expect_closed(connect_unix(s.unix_path), h2_preface, sizeof(h2_preface) - 1);
+    server_stop(&s, SIGTERM);
+}
+
+static void test_survives_many_connections_and_garbage(void **state)
+{
+    (void)state;
+    struct server s;
+    server_start(&s, "--ringd-shards=2");
+    uint8_t garbage[4096];
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 300; i++) {
+        for (size_t j = 0; j < sizeof(garbage); j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            garbage[j] = (uint8_t)x;
+        }
+        expect_closed(connect_tcp(s.port), garbage, (size_t)(i * 13) % sizeof(garbage));
+    }
+    /* Many open at once, then all closed by the server. */
+    int fds[200];
+    for (int i = 0; i < 200; i++)
+        fds[i] = connect_tcp(s.port);
+    for (int i = 0; i < 200; i++)
+        expect_closed(fds[i], "x", 1);
+    server_stop(&s, SIGINT);
+}
+
+static void test_port_in_use_exits_1(void **state)
+{
+    (void)state;
+    uint16_t port = test_free_port();
+    int blocker = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(blocker, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    assert_int_equal(listen(blocker, 1), 0);
+    char urls[64];
+    snprintf(urls, sizeof(urls), "http://127.0.0.1:%u", port);
+    char *argv[] = {(char *)test_ringd_bin(),
+                    "--listen-client-urls",
+                    urls,
+                    "--advertise-client-urls",
+                    urls,
+                    NULL};
+    struct test_proc p;
+    assert_int_equal(test_proc_start(&p, argv), 0);
+    assert_int_equal(test_proc_wait_exit(&p, DEADLINE_MS), 1);
+    assert_true(test_proc_wait_output(&p, "Address already in use", 0));
+    close(blocker);
+    test_proc_cleanup(&p);
+}
+
+static void run_expecting(char *const argv[], int status, const char *text)
+{
+    struct test_proc p;
+    assert_int_equal(test_proc_start(&p, argv), 0);
+    assert_int_equal(test_proc_wait_exit(&p, DEADLINE_MS), status);
+    assert_true(test_proc_wait_output(&p, text, 0));
+    test_proc_cleanup(&p);
+}
+
+static void test_flags_version_and_errors(void **state)
+{
+    (void)state;
+    char *bin = (char *)test_ringd_bin();
+    run_expecting((char *[]){bin, "--version", NULL}, 0, "etcd API Version: 3.5");
+    run_expecting((char *[]){bin, "--foo", NULL}, 2, "flag provided but not defined: -foo");
+    run_expecting((char *[]){bin, "--heartbeat-interval", "abc", NULL}, 2,
+                  "invalid value \"abc\" for flag -heartbeat-interval: parse error");
+    run_expecting((char *[]){bin, "--cert-file", "x.pem", NULL}, 2, "not supported yet");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_serves_tcp_and_unix_then_stops_on_sigterm),
+        cmocka_unit_test(test_survives_many_connections_and_garbage),
+        cmocka_unit_test(test_port_in_use_exits_1),
+        cmocka_unit_test(test_flags_version_and_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
