@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ringd_assert.h"
+#include "utf8.h"
 #include "ringd_error.h"
 
 /* ETCD_ and the longest flag name, upper case. */
@@ -404,35 +405,6 @@ static_assert(sizeof(enum config_cluster_state) == sizeof(uint32_t), "enum field
 
 /* Go's quoting (strconv.Quote), for error texts that must read exactly like etcd's. */
 
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t len;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4;
-    else
-        return 0;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    }
-    return len;
-}
-
 /* The quoted form of the character at s into esc (>= 8 bytes); returns its length. */
 static size_t quote_char(const unsigned char *s, size_t n, char *esc, size_t *consumed)
 {
@@ -440,7 +412,7 @@ static size_t quote_char(const unsigned char *s, size_t n, char *esc, size_t *co
     static const char letters[] = "abfnrtv";
     *consumed = 1;
     if (s[0] >= 0x80) {
-        size_t len = utf8_len(s, n);
+        size_t len = utf8_sequence_len(s, n);
         if (len > 0) {
             memcpy(esc, s, len);
             *consumed = len;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ringd_assert.h"
+#include "utf8.h"
 
 static_assert(LOG_LINE_BYTES_MAX >= LOG_LINE_BYTES_MIN, "a log line must hold its fixed keys");
 static_assert(LOG_DURATION_BYTES_MAX >= sizeof("-2562047h47m16.854775808s"),
@@ -121,38 +122,6 @@ static bool buf_raw(struct line_buf *b, const char *s, size_t n)
     memcpy(b->p + b->len, s, n);
     b->len += n;
     return true;
-}
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not one. Follows
- * Go's decoder: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_sequence_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4;
-    else
-        return 0;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    }
-    return len;
 }
 
 /* The escaped form of the character at s as zap writes it: into esc (>= 8 bytes) and its

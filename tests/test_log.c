@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "utf8.h"
 #include "test_support.h"
 
 /* A strict parser for the flat objects log lines are: string keys; values that are strings,
@@ -42,36 +43,6 @@ struct json_obj {
     char pool[JSON_POOL_BYTES];
     size_t pool_len;
 };
-
-/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_valid_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t len = 0;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4;
-    if (len == 0 || n < len)
-        return 0;
-    if (c == 0xe0)
-        lo = 0xa0;
-    if (c == 0xf0)
-        lo = 0x90;
-    if (c == 0xed)
-        hi = 0x9f;
-    if (c == 0xf4)
-        hi = 0x8f;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    }
-    return len;
-}
 
 static int hex_value(char c)
 {
@@ -133,7 +104,7 @@ static const char *json_string(struct json_obj *o, const char **p)
         if (c < 0x20 || o->pool_len + 8 >= sizeof o->pool)
             return NULL;
         if (c >= 0x80) {
-            size_t len = utf8_valid_len((const unsigned char *)s, strlen(s));
+            size_t len = utf8_sequence_len((const unsigned char *)s, strlen(s));
             if (len == 0)
                 return NULL;
             memcpy(o->pool + o->pool_len, s, len);

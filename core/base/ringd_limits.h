@@ -12,9 +12,10 @@
 #define ACTOR_NAME_BYTES_MAX     16    /* thread name, as pthread_setname_np allows */
 
 /* io_uring loop. */
-#define LOOP_SQ_ENTRIES       256  /* submission queue entries per thread */
-#define LOOP_CQE_BATCH_MAX    256  /* completions drained per loop turn */
-#define TIMERS_PER_THREAD_MAX 4096 /* armed timers in one thread's heap (leases keep their own) */
+#define LOOP_SQ_ENTRIES       256   /* submission queue entries per thread */
+#define LOOP_CQE_BATCH_MAX    256   /* completions drained per loop turn */
+#define TIMERS_PER_THREAD_MAX 65536 /* armed timers in one thread: one per connection plus a few \
+                                     */
 
 /* Configuration. */
 #define CONFIG_URLS_MAX            16   /* URLs in one --listen-*-urls or --advertise-*-urls */
@@ -37,8 +38,15 @@
 #define LOG_DURATION_BYTES_MAX 32  /* one duration as Go prints it, "-2562047h47m16.854775808s" */
 #define LOG_WRITE_ATTEMPTS_MAX 16  /* write(2) calls to finish one line after short writes */
 
-/* Client listeners (until the gRPC front end serves them). */
-#define LISTENERS_MAX  CONFIG_URLS_MAX
-#define LISTEN_BACKLOG 4096
+/* Client listeners and connections. */
+#define LISTENERS_MAX           CONFIG_URLS_MAX
+#define LISTEN_BACKLOG          4096
+#define CONNS_PER_SHARD_MAX     32768 /* client connections one shard serves; more are closed */
+#define SHARD_RECV_BUFFERS      512   /* provided receive buffers per shard (power of two) */
+#define SHARD_RECV_BUFFER_BYTES 16384 /* bytes of one: 8 MiB per shard in all */
+#define GRPC_OUTPUT_BYTES_MAX   (4u << 20) /* unsent output of one connection before reads stop */
+
+/* Each connection arms at most one timer. */
+_Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connection must fit");
 
 #endif
