@@ -1,4 +1,5 @@
 /* The ringd program: etcd's flags in, a running server out. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,23 @@ static void main_client_specs(const struct config *cfg, struct server_options *o
     }
 }
 
+static void main_grpc_limits(const struct config *cfg, struct grpc_server_limits *limits)
+{
+    const uint64_t ms_ns = 1000000;
+    /* A message is framed with a 32-bit length: requests past 2 GiB cannot be taken anyway. */
+    uint64_t request_bytes = cfg->max_request_bytes;
+    if (request_bytes > INT32_MAX)
+        request_bytes = INT32_MAX;
+    *limits = (struct grpc_server_limits){
+        .max_request_bytes = (uint32_t)request_bytes,
+        .max_concurrent_streams = cfg->max_concurrent_streams,
+        .output_bytes_max = GRPC_OUTPUT_BYTES_MAX,
+        .keepalive_interval_ns = (uint64_t)cfg->grpc_keepalive_interval_ms * ms_ns,
+        .keepalive_timeout_ns = (uint64_t)cfg->grpc_keepalive_timeout_ms * ms_ns,
+        .keepalive_min_time_ns = (uint64_t)cfg->grpc_keepalive_min_time_ms * ms_ns,
+    };
+}
+
 int main(int argc, char **argv, char **envp)
 {
     static struct config cfg;
@@ -37,5 +55,6 @@ int main(int argc, char **argv, char **envp)
     static struct server_options opt;
     opt.shards = (uint16_t)cfg.shards;
     main_client_specs(&cfg, &opt);
+    main_grpc_limits(&cfg, &opt.grpc_limits);
     return server_run(&opt);
 }

@@ -86,7 +86,8 @@ int server_run(const struct server_options *opt)
     struct shard_common common = {.client = opt->client,
                                   .client_urls = opt->client_urls,
                                   .client_count = opt->client_count,
-                                  .shards = opt->shards};
+                                  .shards = opt->shards,
+                                  .grpc_limits = opt->grpc_limits};
     struct shard *shards = calloc(opt->shards, sizeof(*shards));
     struct runtime rt;
     int err = shards == NULL ? -ENOMEM : runtime_init(&rt);

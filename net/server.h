@@ -7,11 +7,13 @@
 
 #include <stdint.h>
 
+#include "grpc_server.h"
 #include "listen.h"
 #include "ringd_limits.h"
 
 struct server_options {
     uint16_t shards;
+    struct grpc_server_limits grpc_limits;
     uint32_t client_count;
     struct listen_spec client[LISTENERS_MAX];
     const char *client_urls[LISTENERS_MAX]; /* as the user wrote them, for logs */

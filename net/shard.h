@@ -11,6 +11,9 @@
 #include <stdint.h>
 
 #include "actor.h"
+#include "buf_ring.h"
+#include "conn.h"
+#include "grpc_server.h"
 #include "listen.h"
 #include "ringd_limits.h"
 
@@ -23,6 +26,7 @@ struct shard_common {
     const char *const *client_urls; /* the URLs as given, for log lines */
     uint32_t client_count;
     uint16_t shards;
+    struct grpc_server_limits grpc_limits;
     _Atomic uint32_t ready; /* shards listening; the last one logs "ready to serve" */
 };
 
@@ -46,6 +50,9 @@ struct shard {
     struct io_completion closed;   /* completion of closes whose result needs no action */
     struct io_completion canceled; /* completion of accept cancellations */
     uint64_t connections_accepted;
+    struct io_buf_ring recv_buffers; /* shared by the recvs of every connection */
+    struct conn *conns;              /* open connections, newest first */
+    uint32_t conns_count;
 };
 
 /* The actor ops of a shard; its ctx is a struct shard with common and index set. */

@@ -49,4 +49,30 @@
 /* Each connection arms at most one timer. */
 _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connection must fit");
 
+/* gRPC client (net/grpc_client: tests and ringd-bench, never the server). */
+#define GRPC_CLIENT_CONNS_MAX                1024  /* connections one client holds */
+#define GRPC_CLIENT_CALLS_MAX                65536 /* pooled call objects in one client */
+#define GRPC_CLIENT_CALLS_DEFAULT            4096  /* pool size when the caller says 0 */
+#define GRPC_CLIENT_CONN_STREAMS_MAX         4096  /* streams open per connection at most */
+#define GRPC_CLIENT_CONN_QUEUED_MAX          16384 /* calls waiting for a stream, per connection */
+#define GRPC_CLIENT_CONN_RECV_BYTES          (64u << 10)  /* one connection's receive buffer */
+#define GRPC_CLIENT_CONN_SEND_BYTES          (256u << 10) /* one connection's send buffer */
+#define GRPC_CLIENT_STREAM_WINDOW_BYTES      (8u << 20)   /* our HTTP/2 window per stream */
+#define GRPC_CLIENT_CONN_WINDOW_BYTES        (32u << 20)  /* our HTTP/2 window per connection */
+#define GRPC_CLIENT_HEADER_LIST_BYTES_MAX    (64u << 10)  /* response header list we accept */
+#define GRPC_CLIENT_RECV_MESSAGE_BYTES_MAX   (64u << 20)  /* one received message */
+#define GRPC_CLIENT_SEND_MESSAGE_BYTES_MAX   (16u << 20)  /* one sent message */
+#define GRPC_CLIENT_STREAM_SEND_BYTES_MAX    (16u << 20)  /* unsent bytes queued on one stream */
+#define GRPC_CLIENT_CALL_RETAIN_BYTES        (16u << 10)  /* buffer capacity a pooled call keeps */
+#define GRPC_CLIENT_CALL_HEADER_BYTES_MAX    1024         /* :path plus metadata of one call */
+#define GRPC_CLIENT_METADATA_MAX             8            /* metadata entries of one call */
+#define GRPC_CLIENT_STATUS_MESSAGE_BYTES_MAX 512          /* grpc-message kept (longer is cut) */
+#define GRPC_CLIENT_AUTHORITY_BYTES_MAX      256          /* host:port sent as :authority */
+
+/* Cluster view and Maintenance.Status. */
+#define CLUSTER_PEER_URLS_MAX CONFIG_URLS_MAX /* peer URLs of one member */
+/* StatusResponse.errors: "etcdserver: no leader" plus the alarms etcd can raise (NOSPACE and
+ * CORRUPT) for every member. */
+#define STATUS_ERRORS_MAX (1 + 2 * CONFIG_CLUSTER_MEMBERS_MAX)
+
 #endif

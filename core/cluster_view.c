@@ -1,0 +1,89 @@
+/* The cluster view shared by every shard; see cluster_view.h. */
+#include "cluster_view.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ringd_assert.h"
+
+_Static_assert(offsetof(struct cluster_view, raft_applied_index) -
+                       offsetof(struct cluster_view, leader_id) >=
+                   CLUSTER_VIEW_LINE_BYTES,
+               "the raft actor's and the apply actor's fields must not share a cache line");
+
+int cluster_view_init(struct cluster_view *v, const struct config *cfg, char *why,
+                      size_t why_bytes)
+{
+    ASSERT(v != NULL && cfg != NULL && why != NULL);
+    memset(v, 0, sizeof *v);
+    int rc = cluster_ids_compute(cfg, &v->ids, why, why_bytes);
+    if (rc != 0)
+        return rc;
+    v->cluster_id = v->ids.cluster_id;
+    v->member_id = v->ids.member_id;
+    snprintf(v->name, sizeof v->name, "%s", cfg->name);
+    ASSERT(v->member_id != 0 && v->cluster_id != 0);
+    /* Before the raft log lands, a single node is its own leader (cluster_view.h). */
+    atomic_init(&v->leader_id, v->member_id);
+    atomic_init(&v->raft_term, CLUSTER_VIEW_BOOT_RAFT_TERM);
+    atomic_init(&v->raft_index, CLUSTER_VIEW_BOOT_RAFT_INDEX);
+    atomic_init(&v->is_learner, false);
+    atomic_init(&v->raft_applied_index, CLUSTER_VIEW_BOOT_RAFT_INDEX);
+    atomic_init(&v->revision, CLUSTER_VIEW_BOOT_REVISION);
+    atomic_init(&v->db_size_bytes, 0);
+    atomic_init(&v->db_size_in_use_bytes, 0);
+    return 0;
+}
+
+void cluster_view_header(const struct cluster_view *v, Etcdserverpb__ResponseHeader *h)
+{
+    ASSERT(v != NULL && h != NULL);
+    ASSERT(h->base.descriptor == &etcdserverpb__response_header__descriptor);
+    h->cluster_id = v->cluster_id;
+    h->member_id = v->member_id;
+    h->raft_term = cluster_view_raft_term(v);
+    if (h->revision == 0)
+        h->revision = cluster_view_revision(v);
+}
+
+void cluster_view_set_leader(struct cluster_view *v, uint64_t leader_id, uint64_t raft_term)
+{
+    ASSERT(v != NULL);
+    ASSERT(raft_term >= atomic_load_explicit(&v->raft_term, memory_order_relaxed));
+    atomic_store_explicit(&v->raft_term, raft_term, memory_order_relaxed);
+    atomic_store_explicit(&v->leader_id, leader_id, memory_order_relaxed);
+}
+
+void cluster_view_set_raft_index(struct cluster_view *v, uint64_t raft_index)
+{
+    ASSERT(v != NULL);
+    ASSERT(raft_index >= atomic_load_explicit(&v->raft_index, memory_order_relaxed));
+    atomic_store_explicit(&v->raft_index, raft_index, memory_order_relaxed);
+}
+
+void cluster_view_set_is_learner(struct cluster_view *v, bool is_learner)
+{
+    ASSERT(v != NULL);
+    atomic_store_explicit(&v->is_learner, is_learner, memory_order_relaxed);
+}
+
+void cluster_view_set_applied(struct cluster_view *v, uint64_t raft_applied_index,
+                              int64_t revision)
+{
+    ASSERT(v != NULL);
+    ASSERT(raft_applied_index >=
+           atomic_load_explicit(&v->raft_applied_index, memory_order_relaxed));
+    ASSERT(revision >= atomic_load_explicit(&v->revision, memory_order_relaxed));
+    atomic_store_explicit(&v->raft_applied_index, raft_applied_index, memory_order_relaxed);
+    atomic_store_explicit(&v->revision, revision, memory_order_relaxed);
+}
+
+void cluster_view_set_db_size(struct cluster_view *v, int64_t db_size_bytes,
+                              int64_t db_size_in_use_bytes)
+{
+    ASSERT(v != NULL);
+    ASSERT(db_size_bytes >= 0 && db_size_in_use_bytes >= 0);
+    atomic_store_explicit(&v->db_size_bytes, db_size_bytes, memory_order_relaxed);
+    atomic_store_explicit(&v->db_size_in_use_bytes, db_size_in_use_bytes, memory_order_relaxed);
+}

@@ -1,0 +1,52 @@
+/* One entry of the declarative table of etcd's gRPC methods: path, message types, streaming
+ * kind, handler, and what the method requires (auth, a leader). The table lives in
+ * grpc_methods.c; a method whose handler is NULL answers UNIMPLEMENTED naming itself.
+ *
+ * Thread: the table is read-only and shared by every shard. */
+#ifndef RINGD_GRPC_METHOD_H
+#define RINGD_GRPC_METHOD_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct grpc_call;
+
+enum grpc_kind {
+    GRPC_UNARY,
+    GRPC_CLIENT_STREAM, /* many requests, one response (e.g. Maintenance.Snapshot is the
+                           reverse: see GRPC_SERVER_STREAM) */
+    GRPC_SERVER_STREAM, /* one request, many responses */
+    GRPC_BIDI_STREAM,   /* many each way (Watch, LeaseKeepAlive) */
+};
+
+struct grpc_method {
+    const char *path;    /* "/etcdserverpb.KV/Range" */
+    const char *service; /* "etcdserverpb.KV" */
+    const char *name;    /* "Range" */
+    const ProtobufCMessageDescriptor *request;
+    const ProtobufCMessageDescriptor *response;
+    enum grpc_kind kind;
+    /* One decoded request message. For unary and server-streaming methods it is called once,
+     * after the client half-closed. The request is freed when it returns: copy what is kept.
+     * The handler answers now or later with grpc_call_reply / grpc_call_finish, exactly once.
+     * NULL: the method is not implemented yet. */
+    void (*on_message)(struct grpc_call *call, const ProtobufCMessage *request);
+    /* Streams only: the client half-closed (sent END_STREAM). May be NULL. */
+    void (*on_half_close)(struct grpc_call *call);
+    /* The stream was reset or its connection closed before the handler finished the call.
+     * After it returns the call is freed; the handler must drop every reference to it. May be
+     * NULL for handlers that always finish synchronously. */
+    void (*on_cancel)(struct grpc_call *call);
+    bool needs_auth;   /* checked against the "token" metadata once auth lands */
+    bool needs_leader; /* forwarded to the leader once clustering lands */
+};
+
+/* The method for a :path, or NULL for a path no etcd service has. */
+const struct grpc_method *grpc_method_find(const char *path, size_t path_len);
+
+/* Every method, for tests and listings. */
+extern const struct grpc_method grpc_methods[];
+extern const size_t grpc_methods_count;
+
+#endif
