@@ -309,8 +309,7 @@ static int member_urls(const char *cluster, struct cluster_member *m, char *why,
     return 0;
 }
 
-static int members_parse(const char *cluster, struct cluster_ids *out, char *why,
-                         size_t why_bytes)
+static int members_parse(const char *cluster, struct cluster_ids *out, char *why, size_t why_bytes)
 {
     int rc = members_name(cluster, out, why, why_bytes);
     for (uint32_t i = 0; rc == 0 && i < out->members_count; i++)
@@ -652,8 +651,9 @@ int cluster_ids_compute(const struct config *cfg, struct cluster_ids *out, char 
     if (rc != 0)
         return rc;
     if (!is_new) {
-        snprintf(why, why_bytes, "cannot fetch cluster info from peer urls: could not retrieve "
-                                 "cluster information from the given URLs");
+        snprintf(why, why_bytes,
+                 "cannot fetch cluster info from peer urls: could not retrieve "
+                 "cluster information from the given URLs");
         return -RINGD_EUNSUPPORTED;
     }
     rc = ids_assign(out, cfg->initial_cluster_token, why, why_bytes);

@@ -31,8 +31,8 @@ struct cluster_member {
 /* The ids of a bootstrapped cluster. About 280 KiB: keep it in static or heap storage. */
 struct cluster_ids {
     uint64_t cluster_id;
-    uint64_t member_id;   /* ours: members[local].id */
-    uint32_t local;       /* index of our member in members */
+    uint64_t member_id; /* ours: members[local].id */
+    uint32_t local;     /* index of our member in members */
     uint32_t members_count;
     struct cluster_member members[CONFIG_CLUSTER_MEMBERS_MAX]; /* sorted by id, as etcd lists */
 };
@@ -72,8 +72,7 @@ uint64_t cluster_member_id(const char *const *peer_urls, size_t count, const cha
 uint64_t cluster_id_from_members(const uint64_t *member_ids, size_t count);
 
 /* The member with this name, or NULL. */
-const struct cluster_member *cluster_ids_find_name(const struct cluster_ids *ids,
-                                                   const char *name);
+const struct cluster_member *cluster_ids_find_name(const struct cluster_ids *ids, const char *name);
 
 /* Writes id as etcd prints a types.ID: lower-case hex without leading zeros ("8e9e05c52164694d").
  * out_bytes >= 17 always suffices. Returns the length. */

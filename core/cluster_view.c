@@ -12,8 +12,7 @@ _Static_assert(offsetof(struct cluster_view, raft_applied_index) -
                    CLUSTER_VIEW_LINE_BYTES,
                "the raft actor's and the apply actor's fields must not share a cache line");
 
-int cluster_view_init(struct cluster_view *v, const struct config *cfg, char *why,
-                      size_t why_bytes)
+int cluster_view_init(struct cluster_view *v, const struct config *cfg, char *why, size_t why_bytes)
 {
     ASSERT(v != NULL && cfg != NULL && why != NULL);
     memset(v, 0, sizeof *v);
@@ -68,8 +67,7 @@ void cluster_view_set_is_learner(struct cluster_view *v, bool is_learner)
     atomic_store_explicit(&v->is_learner, is_learner, memory_order_relaxed);
 }
 
-void cluster_view_set_applied(struct cluster_view *v, uint64_t raft_applied_index,
-                              int64_t revision)
+void cluster_view_set_applied(struct cluster_view *v, uint64_t raft_applied_index, int64_t revision)
 {
     ASSERT(v != NULL);
     ASSERT(raft_applied_index >=

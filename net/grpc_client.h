@@ -122,12 +122,12 @@ enum grpc_client_conn_state {
 
 struct grpc_client_conn_info {
     enum grpc_client_conn_state state;
-    const char *error;             /* why it failed; "" otherwise */
-    uint32_t streams_open;         /* calls handed to HTTP/2 whose stream has not closed */
-    uint32_t streams_open_peak;    /* the most ever open at once */
-    uint32_t calls_queued;         /* calls waiting for a stream slot */
-    uint32_t peer_streams_max;     /* the server's SETTINGS_MAX_CONCURRENT_STREAMS */
-    bool goaway;                   /* the server sent GOAWAY */
+    const char *error;          /* why it failed; "" otherwise */
+    uint32_t streams_open;      /* calls handed to HTTP/2 whose stream has not closed */
+    uint32_t streams_open_peak; /* the most ever open at once */
+    uint32_t calls_queued;      /* calls waiting for a stream slot */
+    uint32_t peer_streams_max;  /* the server's SETTINGS_MAX_CONCURRENT_STREAMS */
+    bool goaway;                /* the server sent GOAWAY */
 };
 
 void grpc_client_conn_info(const struct grpc_client_conn *conn, struct grpc_client_conn_info *out);

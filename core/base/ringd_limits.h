@@ -12,10 +12,11 @@
 #define ACTOR_NAME_BYTES_MAX     16    /* thread name, as pthread_setname_np allows */
 
 /* io_uring loop. */
-#define LOOP_SQ_ENTRIES       256   /* submission queue entries per thread */
-#define LOOP_CQE_BATCH_MAX    256   /* completions drained per loop turn */
-#define TIMERS_PER_THREAD_MAX 65536 /* armed timers in one thread: one per connection plus a few \
-                                     */
+#define LOOP_SQ_ENTRIES    256 /* submission queue entries per thread */
+#define LOOP_CQE_BATCH_MAX 256 /* completions drained per loop turn */
+#define TIMERS_PER_THREAD_MAX                                          \
+    65536 /* armed timers in one thread: one per connection plus a few \
+           */
 
 /* Configuration. */
 #define CONFIG_URLS_MAX            16   /* URLs in one --listen-*-urls or --advertise-*-urls */
