@@ -11,9 +11,11 @@
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "go_quote.h"
 #include "ringd_assert.h"
 #include "ringd_error.h"
 
@@ -48,47 +50,11 @@ static void text_add_bytes(struct text *t, const char *s, size_t len)
     text_add(t, "%.*s", (int)len, s);
 }
 
-/* Length of a valid UTF-8 sequence at s (at most len bytes), or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (n == 0 || s[0] >= 0xf5 || n > len)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    }
-    return n;
-}
-
-/* Appends s as Go's %q (strconv.Quote) writes it. Multi-byte UTF-8 is kept as is, as Go does for
- * printable runes; ringd does not check Unicode printability. */
-static void text_add_quoted(struct text *t, const char *s, size_t len)
-{
-    static const char esc_from[] = "\a\b\f\n\r\t\v\"\\";
-    static const char esc_to[] = "abfnrtv\"\\";
-    text_add(t, "\"");
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *e = c != '\0' ? strchr(esc_from, c) : NULL;
-        size_t n = c >= 0x80 ? utf8_len((const unsigned char *)s + i, len - i) : 0;
-        if (e != NULL) {
-            text_add(t, "\\%c", esc_to[e - esc_from]);
-        } else if (c >= 0x20 && c < 0x7f) {
-            text_add(t, "%c", c);
-        } else if (n > 0) {
-            text_add_bytes(t, s + i, n);
-            i += n - 1;
-        } else {
-            text_add(t, "\\x%02x", c);
-        }
-    }
-    text_add(t, "\"");
-}
-
+/* Appends s as Go's %q writes it; a text too long for the room left is cut (go_quote.h). */
 static void text_add_quoted_str(struct text *t, const char *s)
 {
-    text_add_quoted(t, s, strlen(s));
+    if (t->cap - t->len >= 3)
+        t->len += go_quote(t->p + t->len, t->cap - t->len, s, strlen(s));
 }
 
 /* Go's %q of a []string: ["a" "b"]. */
@@ -356,8 +322,9 @@ static bool is_ip_literal(const char *host)
     return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }
 
-/* The URL with a DNS host name replaced by the address it resolves to (the first IPv4 address,
- * else the first), as netutil.resolveURL does; unix URLs, "localhost" and IP literals stay. */
+/* The URL with a DNS host name replaced by "address:port" as netutil.resolveURL does: the first
+ * address the resolver gives (etcd takes ips[0], whatever its family) and the port as a number
+ * (an empty port is 0). Unix URLs, "localhost" and IP literals stay as they are. */
 static int url_resolve(const char *url, char *out, size_t out_bytes, char *err, size_t err_bytes)
 {
     struct url_parts u;
@@ -367,30 +334,28 @@ static int url_resolve(const char *url, char *out, size_t out_bytes, char *err, 
         return 0;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res = NULL;
-    int rc = getaddrinfo(u.host, u.port[0] != '\0' ? u.port : "0", &hints, &res);
-    if (rc != 0) {
+    int rc = getaddrinfo(u.host, NULL, &hints, &res);
+    if (rc != 0 || res == NULL) {
         struct text t = text_at(err, err_bytes);
         text_add(&t, "failed to resolve ");
         text_add_quoted_str(&t, url);
-        text_add(&t, " (%s)", gai_strerror(rc));
+        text_add(&t, " (%s)", rc != 0 ? gai_strerror(rc) : "no address");
+        if (res != NULL)
+            freeaddrinfo(res);
         return -RINGD_EINVAL_CONFIG;
     }
-    const struct addrinfo *pick = res;
-    for (const struct addrinfo *a = res; a != NULL; a = a->ai_next) {
-        if (a->ai_family == AF_INET) {
-            pick = a;
-            break;
-        }
-    }
     char ip[INET6_ADDRSTRLEN] = "";
-    const void *addr = pick->ai_family == AF_INET
-                           ? (const void *)&((const struct sockaddr_in *)pick->ai_addr)->sin_addr
-                           : (const void *)&((const struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
-    inet_ntop(pick->ai_family, addr, ip, sizeof ip);
-    bool v6 = pick->ai_family == AF_INET6;
+    bool v6 = res->ai_family == AF_INET6;
+    const void *addr = v6 ? (const void *)&((const struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+                          : (const void *)&((const struct sockaddr_in *)res->ai_addr)->sin_addr;
+    const char *ok = inet_ntop(res->ai_family, addr, ip, sizeof ip);
+    ASSERT(ok != NULL);
     freeaddrinfo(res);
-    snprintf(out, out_bytes, "%.*s%s%s%s:%s%s", (int)u.host_start, url, v6 ? "[" : "", ip,
-             v6 ? "]" : "", u.port[0] != '\0' ? u.port : "0", url + u.host_end);
+    /* config_urls_parse let only digits through, at most 65535. */
+    unsigned long port = strtoul(u.port, NULL, 10);
+    ASSERT(port <= UINT16_MAX);
+    snprintf(out, out_bytes, "%.*s%s%s%s:%lu%s", (int)u.host_start, url, v6 ? "[" : "", ip,
+             v6 ? "]" : "", port, url + u.host_end);
     return 0;
 }
 
@@ -418,12 +383,14 @@ static bool urls_equal(const char *const *a, const char *const *b, size_t count_
         return true;
     char resolved[2][CLUSTER_PEER_URLS_MAX][RESOLVED_URL_BYTES_MAX];
     const char *ra[CLUSTER_PEER_URLS_MAX], *rb[CLUSTER_PEER_URLS_MAX];
-    for (i = 0; i < count_a; i++) {
-        if (url_resolve(a[i], resolved[0][i], sizeof resolved[0][i], err, err_bytes) != 0 ||
-            url_resolve(b[i], resolved[1][i], sizeof resolved[1][i], err, err_bytes) != 0)
+    /* All of a, then all of b, as netutil.resolveTCPAddrs: the first failure is the one named. */
+    ASSERT(count_a > 0);
+    for (i = 0; i < 2 * count_a; i++) {
+        size_t side = i / count_a, k = i % count_a;
+        const char *url = side == 0 ? a[k] : b[k];
+        if (url_resolve(url, resolved[side][k], sizeof resolved[side][k], err, err_bytes) != 0)
             return false;
-        ra[i] = resolved[0][i];
-        rb[i] = resolved[1][i];
+        (side == 0 ? ra : rb)[k] = resolved[side][k];
     }
     sort_strings(ra, count_a);
     sort_strings(rb, count_a);
@@ -475,11 +442,15 @@ static int advertise_check(const struct config *cfg, const struct cluster_member
 {
     const struct config_urls *ap = &cfg->initial_advertise_peer_urls;
     const char *apurls[CONFIG_URLS_MAX], *urls[CLUSTER_PEER_URLS_MAX];
-    for (uint32_t i = 0; i < ap->count; i++)
+    /* Both lists come sorted from config_urls_parse, as etcd sorts them here. */
+    for (uint32_t i = 0; i < ap->count; i++) {
         apurls[i] = ap->items[i].text;
-    for (uint32_t i = 0; i < m->peer_urls_count; i++)
+        ASSERT(i == 0 || strcmp(apurls[i - 1], apurls[i]) <= 0);
+    }
+    for (uint32_t i = 0; i < m->peer_urls_count; i++) {
         urls[i] = m->peer_urls[i];
-    sort_strings(apurls, ap->count);
+        ASSERT(i == 0 || strcmp(urls[i - 1], urls[i]) <= 0);
+    }
     char eq_err[CONFIG_ERROR_BYTES_MAX];
     if (urls_equal(apurls, urls, ap->count, m->peer_urls_count, eq_err, sizeof eq_err))
         return 0;

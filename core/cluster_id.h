@@ -24,7 +24,10 @@ struct cluster_member {
     uint64_t id;
     char name[CONFIG_NAME_BYTES_MAX];
     uint32_t peer_urls_count; /* >= 1 */
-    /* As Go's url.URL.String() writes them (scheme in lower case), sorted as strings. */
+    /* As config_urls_parse keeps them (scheme in lower case), sorted as strings. That is Go's
+     * url.URL.String(), which etcd hashes, but for URLs no peer uses in practice: Go rewrites
+     * percent-escapes and '@' in userinfo ("u%41:p@h:1" hashes as "uA:p@h:1"), escapes non-ASCII
+     * host bytes and some fragment bytes, and drops an empty fragment. */
     char peer_urls[CLUSTER_PEER_URLS_MAX][CONFIG_URL_BYTES_MAX];
 };
 
@@ -57,13 +60,21 @@ struct cluster_ids {
  * unreachable peers.
  *
  * Returns 0 and fills out, or -RINGD_EINVAL_CONFIG (-RINGD_EUNSUPPORTED for state existing) with
- * the text etcd prints in why (NUL-terminated, cut to why_bytes). */
+ * the text etcd prints in why (NUL-terminated, cut to why_bytes). etcd 3.4 with --logger=zap
+ * prints that text as the "error" field of two lines and exits with status 1:
+ *   {"level":"warn",...,"msg":"failed to start etcd","error":"<why>"}
+ *   {"level":"fatal",...,"msg":"discovery failed","error":"<why>","stacktrace":...}
+ * so a caller reports a failure with log_warn and then log_fatal, each with LOG_STR("error", why).
+ * Texts that carry a resolver error differ from etcd's, whose Go resolver words its own
+ * ("lookup x on 10.0.0.53:53: no such host" where ringd gives gai_strerror's text). */
 int cluster_ids_compute(const struct config *cfg, struct cluster_ids *out, char *why,
                         size_t why_bytes);
 
 /* The id of a member with these peer URLs (any order; at most CLUSTER_PEER_URLS_MAX, each a
  * NUL-terminated url.URL.String() text) in the cluster named by token. unix_time_s is NULL for a
- * bootstrap member and points at the time of the add for a member added at runtime. */
+ * bootstrap member and points at the time of the add for a member added at runtime. A bootstrap
+ * member hashes --initial-cluster-token; a member added at runtime hashes the empty token, as
+ * etcd's v3 MemberAdd passes "" for the cluster name (verified on etcd 3.4.23). */
 uint64_t cluster_member_id(const char *const *peer_urls, size_t count, const char *token,
                            const int64_t *unix_time_s);
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "go_quote.h"
 #include "ringd_assert.h"
-#include "utf8.h"
 #include "ringd_error.h"
 
 /* ETCD_ and the longest flag name, upper case. */
@@ -403,52 +403,11 @@ static_assert(sizeof(config_flags) / sizeof(config_flags[0]) <= CONFIG_FLAGS_MAX
               "CONFIG_FLAGS_MAX bounds the flag table");
 static_assert(sizeof(enum config_cluster_state) == sizeof(uint32_t), "enum fields hold a uint32");
 
-/* Go's quoting (strconv.Quote), for error texts that must read exactly like etcd's. */
+/* Go's quoting (strconv.Quote, go_quote.h), for error texts that must read exactly like etcd's. */
 
-/* The quoted form of the character at s into esc (>= 8 bytes); returns its length. */
-static size_t quote_char(const unsigned char *s, size_t n, char *esc, size_t *consumed)
-{
-    static const char escapes[] = "\a\b\f\n\r\t\v";
-    static const char letters[] = "abfnrtv";
-    *consumed = 1;
-    if (s[0] >= 0x80) {
-        size_t len = utf8_sequence_len(s, n);
-        if (len > 0) {
-            memcpy(esc, s, len);
-            *consumed = len;
-            return len;
-        }
-    } else if (s[0] >= 0x20 && s[0] < 0x7f) {
-        size_t k = 0;
-        if (s[0] == '"' || s[0] == '\\')
-            esc[k++] = '\\';
-        esc[k++] = (char)s[0];
-        return k;
-    } else if (s[0] != 0 && strchr(escapes, s[0]) != NULL) {
-        esc[0] = '\\';
-        esc[1] = letters[strchr(escapes, s[0]) - escapes];
-        return 2;
-    }
-    return (size_t)snprintf(esc, 8, "\\x%02x", s[0]);
-}
-
-/* Writes "s" quoted into out, cut to fit and always NUL-terminated. */
 static void quote_to(char *out, size_t out_bytes, const char *s)
 {
-    ASSERT(out_bytes >= 3);
-    size_t n = strlen(s), len = 0;
-    out[len++] = '"';
-    for (size_t i = 0; i < n;) {
-        char esc[8];
-        size_t consumed, k = quote_char((const unsigned char *)s + i, n - i, esc, &consumed);
-        if (len + k + 2 > out_bytes)
-            break;
-        memcpy(out + len, esc, k);
-        len += k;
-        i += consumed;
-    }
-    out[len++] = '"';
-    out[len] = '\0';
+    go_quote(out, out_bytes, s, strlen(s));
 }
 
 static void quote_put(FILE *f, const char *s)
@@ -456,8 +415,8 @@ static void quote_put(FILE *f, const char *s)
     size_t n = strlen(s);
     fputc('"', f);
     for (size_t i = 0; i < n;) {
-        char esc[8];
-        size_t consumed, k = quote_char((const unsigned char *)s + i, n - i, esc, &consumed);
+        char esc[GO_QUOTE_CHAR_BYTES_MAX];
+        size_t consumed, k = go_quote_char((const unsigned char *)s + i, n - i, esc, &consumed);
         fwrite(esc, 1, k, f);
         i += consumed;
     }
