@@ -371,6 +371,12 @@ static void test_bootstrap_errors(void **state)
         "a", "http://127.0.0.1:2380,http://127.0.0.1:2380",
         "a=http://127.0.0.1:2380,a=http://127.0.0.1:2380",
         "initial cluster a=http://127.0.0.1:2380,a=http://127.0.0.1:2380 has duplicate url");
+    /* --name $'s\xed\xa0\x80\xe0\x80\x80': a surrogate and an overlong form are not UTF-8 to Go,
+     * so each byte is escaped. */
+    expect_bootstrap_error("s\xed\xa0\x80\xe0\x80\x80", "http://127.0.0.1:2380",
+                           "a=http://127.0.0.1:2380",
+                           "couldn't find local name \"s\\xed\\xa0\\x80\\xe0\\x80\\x80\" in the "
+                           "initial cluster configuration");
 }
 
 static void test_advertise_errors(void **state)
