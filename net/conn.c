@@ -196,6 +196,14 @@ void conn_shutdown(struct conn *c, bool flush)
     conn_maybe_close(c);
 }
 
+void conn_drain(struct conn *c)
+{
+    if (c->closing)
+        return;
+    grpc_server_drain(c->session);
+    conn_flush(c);
+}
+
 int conn_open(struct shard *s, int fd)
 {
     if (s->conns_count >= CONNS_PER_SHARD_MAX)

@@ -44,4 +44,8 @@ int conn_open(struct shard *s, int fd);
  * (a GOAWAY) before closing. The conn is freed when its last request completes. */
 void conn_shutdown(struct conn *c, bool flush);
 
+/* Server shutdown: GOAWAY to the client; the connection closes by itself once its open calls
+ * are over and the output is written. */
+void conn_drain(struct conn *c);
+
 #endif

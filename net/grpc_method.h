@@ -28,22 +28,33 @@ struct grpc_method {
     const ProtobufCMessageDescriptor *response;
     enum grpc_kind kind;
     /* One decoded request message. For unary and server-streaming methods it is called once,
-     * after the client half-closed. The request is freed when it returns: copy what is kept.
-     * The handler answers now or later with grpc_call_reply / grpc_call_finish, exactly once.
-     * NULL: the method is not implemented yet. */
+     * as soon as the first message is complete (grpc-go does not wait for the half-close
+     * either, and ignores further messages). The request is freed when it returns: copy what
+     * is kept. The handler answers now or later with grpc_call_reply / grpc_call_finish,
+     * exactly once; the call may be freed as soon as that returns. NULL: the method is not
+     * implemented yet. */
     void (*on_message)(struct grpc_call *call, const ProtobufCMessage *request);
     /* Streams only: the client half-closed (sent END_STREAM). May be NULL. */
     void (*on_half_close)(struct grpc_call *call);
-    /* The stream was reset or its connection closed before the handler finished the call.
-     * After it returns the call is freed; the handler must drop every reference to it. May be
-     * NULL for handlers that always finish synchronously. */
+    /* The stream was reset, its connection closed or its deadline passed before the handler
+     * finished the call. The handler must drop every reference to it and not finish it: the
+     * transport frees it (after sending DEADLINE_EXCEEDED "context deadline exceeded" when the
+     * deadline passed). May be NULL for handlers that always finish synchronously. */
     void (*on_cancel)(struct grpc_call *call);
     bool needs_auth;   /* checked against the "token" metadata once auth lands */
     bool needs_leader; /* forwarded to the leader once clustering lands */
+    /* The request becomes a raft proposal: one over --max-request-bytes fails before its
+     * handler with etcd's InvalidArgument "etcdserver: request is too large". (etcd measures the
+     * proposal, which is a few bytes longer than the request message: the boundary moves by
+     * those bytes once proposals are encoded.) */
+    bool proposal;
 };
 
 /* The method for a :path, or NULL for a path no etcd service has. */
 const struct grpc_method *grpc_method_find(const char *path, size_t path_len);
+
+/* True if some method belongs to the service ("etcdserverpb.KV", without slashes). */
+bool grpc_method_service_known(const char *service, size_t service_len);
 
 /* Every method, for tests and listings. */
 extern const struct grpc_method grpc_methods[];

@@ -69,4 +69,16 @@ uint64_t grpc_server_tick(struct grpc_server *s, uint64_t now_ns);
  * after a round trip through other actors. */
 void grpc_server_set_output_hook(struct grpc_server *s, void (*hook)(void *arg), void *arg);
 
+/* Shutdown: sends GOAWAY (NO_ERROR) so the client opens no new stream; calls already open go
+ * on, and the session is done once the last one ends. Idempotent. */
+void grpc_server_drain(struct grpc_server *s);
+
+/* Bytes the session holds now: itself, nghttp2's state, pending output, open calls. An idle
+ * connection's cost (docs/ARCHITECTURE.md). */
+size_t grpc_server_memory_bytes(const struct grpc_server *s);
+
+/* Frees the output blocks and call objects the calling thread keeps for reuse; for a shard's
+ * last moments, once its sessions are freed. */
+void grpc_server_thread_release(void);
+
 #endif

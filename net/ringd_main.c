@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster_view.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -52,7 +53,16 @@ int main(int argc, char **argv, char **envp)
     log_set_level(cfg.log_level);
     config_log(&cfg);
 
+    /* Bootstrap checks and ids, failing as etcd does: a warning, then a fatal line, exit 1. */
+    static struct cluster_view view;
+    char why[CONFIG_ERROR_BYTES_MAX];
+    if (cluster_view_init(&view, &cfg, why, sizeof why) != 0) {
+        log_warn("failed to start etcd", LOG_STR("error", why));
+        log_fatal("discovery failed", LOG_STR("error", why));
+    }
+
     static struct server_options opt;
+    opt.view = &view;
     opt.shards = (uint16_t)cfg.shards;
     main_client_specs(&cfg, &opt);
     main_grpc_limits(&cfg, &opt.grpc_limits);

@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "cluster_view.h"
 #include "log.h"
 #include "ringd_assert.h"
 #include "runtime.h"
@@ -62,6 +63,27 @@ static void server_wait(struct runtime *rt, int sig_fd)
     }
 }
 
+/* The membership milestones etcd logs at start; raft will log them once it owns membership. */
+static void server_log_members(const struct cluster_view *v)
+{
+    char member[17], cluster[17];
+    cluster_id_format(member, sizeof member, v->member_id);
+    cluster_id_format(cluster, sizeof cluster, v->cluster_id);
+    log_info("starting local member", LOG_STR("local-member-id", member),
+             LOG_STR("cluster-id", cluster));
+    for (uint32_t i = 0; i < v->ids.members_count; i++) {
+        const struct cluster_member *m = &v->ids.members[i];
+        const char *urls[CLUSTER_PEER_URLS_MAX];
+        for (uint32_t u = 0; u < m->peer_urls_count; u++)
+            urls[u] = m->peer_urls[u];
+        char added[17];
+        cluster_id_format(added, sizeof added, m->id);
+        log_info("added member", LOG_STR("cluster-id", cluster), LOG_STR("local-member-id", member),
+                 LOG_STR("added-peer-id", added),
+                 LOG_STRS("added-peer-peer-urls", urls, m->peer_urls_count));
+    }
+}
+
 static int server_add_shards(struct runtime *rt, struct shard_common *common, struct shard *shards)
 {
     for (uint16_t i = 0; i < common->shards; i++) {
@@ -83,7 +105,9 @@ int server_run(const struct server_options *opt)
         log_error("cannot set up signal handling", LOG_STR("error", strerror(errno)));
         return 1;
     }
-    struct shard_common common = {.client = opt->client,
+    server_log_members(opt->view);
+    struct shard_common common = {.view = opt->view,
+                                  .client = opt->client,
                                   .client_urls = opt->client_urls,
                                   .client_count = opt->client_count,
                                   .shards = opt->shards,

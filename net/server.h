@@ -11,7 +11,10 @@
 #include "listen.h"
 #include "ringd_limits.h"
 
+struct cluster_view;
+
 struct server_options {
+    const struct cluster_view *view; /* the ids and progress every shard reads */
     uint16_t shards;
     struct grpc_server_limits grpc_limits;
     uint32_t client_count;

@@ -8,6 +8,11 @@
 #include "ringd_assert.h"
 
 #define SHARD_ACCEPT_RETRY_NS (100u * 1000000u)
+/* How long connections may finish their calls after shutdown began (etcd gives its gRPC servers
+ * about as long to stop gracefully); then they are closed. */
+#define SHARD_DRAIN_TIMEOUT_NS (5000ull * 1000000u)
+/* The provided-buffer group of the shard's receive buffers (one group per ring). */
+#define SHARD_RECV_BUFFER_GROUP 0
 
 static struct shard *shard_of(struct actor *a)
 {
@@ -53,8 +58,11 @@ static void shard_accept_done(struct io_completion *c, int32_t res, uint32_t fla
     struct shard *s = l->shard;
     if (res >= 0) {
         s->connections_accepted++;
-        /* No client API yet: the connection is closed, never read. */
-        shard_close_fd(s, res);
+        int err = s->stopping ? -ESHUTDOWN : conn_open(s, res);
+        if (err < 0) {
+            log_warn("rejected a client connection", LOG_ERR(err));
+            shard_close_fd(s, res);
+        }
     }
     if (flags & IORING_CQE_F_MORE)
         return;
@@ -110,6 +118,12 @@ static int shard_start(struct actor *a)
     s->actor = a;
     s->closed.fn = shard_ignore_completion;
     s->canceled.fn = shard_ignore_completion;
+    int rc = io_buf_ring_init(&s->recv_buffers, &a->loop, SHARD_RECV_BUFFER_GROUP,
+                              SHARD_RECV_BUFFERS, SHARD_RECV_BUFFER_BYTES);
+    if (rc < 0) {
+        log_error("cannot set up receive buffers", LOG_ERR(rc));
+        return rc;
+    }
     for (uint32_t i = 0; i < s->common->client_count; i++) {
         const struct listen_spec *spec = &s->common->client[i];
         /* A unix socket path can be bound only once: shard 0 serves it. */
@@ -132,10 +146,25 @@ static void shard_receive(struct actor *a, const struct msg *m)
     UNREACHABLE();
 }
 
+/* The drain took too long: close what is left. */
+static void shard_drain_expired(struct timer *t, uint64_t now_ns)
+{
+    (void)now_ns;
+    struct shard *s = (struct shard *)((char *)t - offsetof(struct shard, drain));
+    for (struct conn *c = s->conns; c != NULL; c = c->next)
+        conn_shutdown(c, false);
+}
+
 static void shard_stop(struct actor *a)
 {
     struct shard *s = shard_of(a);
     s->stopping = true;
+    for (struct conn *c = s->conns; c != NULL; c = c->next)
+        conn_drain(c);
+    if (s->conns != NULL) {
+        int err = actor_timer_start(a, &s->drain, SHARD_DRAIN_TIMEOUT_NS, shard_drain_expired);
+        ASSERT(err == 0); /* one timer per shard */
+    }
     for (uint32_t i = 0; i < s->listeners_count; i++) {
         struct shard_listener *l = &s->listeners[i];
         if (l->accepting) {
@@ -147,8 +176,24 @@ static void shard_stop(struct actor *a)
     }
 }
 
+static bool shard_quiescent(struct actor *a)
+{
+    return shard_of(a)->conns_count == 0;
+}
+
+static void shard_finish(struct actor *a)
+{
+    struct shard *s = shard_of(a);
+    actor_timer_stop(a, &s->drain);
+    if (s->recv_buffers.ring != NULL)
+        io_buf_ring_destroy(&s->recv_buffers, &a->loop);
+    grpc_server_thread_release();
+}
+
 const struct actor_ops shard_ops = {
     .start = shard_start,
     .receive = shard_receive,
     .stop = shard_stop,
+    .quiescent = shard_quiescent,
+    .finish = shard_finish,
 };

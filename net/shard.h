@@ -1,6 +1,7 @@
-/* A shard: one actor per core that owns its client listeners and, from the client API on,
- * the connections accepted on them. Until the gRPC front end lands a shard closes every
- * connection it accepts: nothing a client sends can reach code that is not there yet.
+/* A shard: one actor per core that owns its client listeners and the connections accepted on
+ * them, each served by a gRPC session (net/conn, net/grpc_server). At shutdown it stops
+ * accepting, tells every connection GOAWAY, lets open calls finish for a bounded time, then
+ * closes what is left.
  *
  * Thread: a shard's functions run on its actor's thread. */
 #ifndef RINGD_SHARD_H
@@ -53,6 +54,7 @@ struct shard {
     struct io_buf_ring recv_buffers; /* shared by the recvs of every connection */
     struct conn *conns;              /* open connections, newest first */
     uint32_t conns_count;
+    struct timer drain; /* shutdown: closes the connections still open when it fires */
 };
 
 /* The actor ops of a shard; its ctx is a struct shard with common and index set. */

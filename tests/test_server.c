@@ -1,6 +1,6 @@
-/* The ringd process: start-up milestones, client listeners (TCP and unix) that accept and
- * close until the client API lands, input it must survive, and clean shutdown on SIGTERM and
- * SIGINT; exit codes for bad flags and a port already taken. */
+/* The ringd process: start-up milestones, client listeners (TCP and unix) that speak HTTP/2,
+ * the real etcdctl against them, input it must survive, and clean shutdown on SIGTERM and
+ * SIGINT; exit codes for bad flags, bad bootstrap flags and a port already taken. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,17 +66,52 @@ static int connect_unix(const char *path)
     return fd;
 }
 
-/* Sends bytes and expects the server to close the connection without answering. */
+/* Sends bytes that are not HTTP/2 and expects the server to close the connection (after its
+ * SETTINGS and maybe a GOAWAY, which are read and dropped). */
 static void expect_closed(int fd, const void *bytes, size_t len)
 {
     struct timeval tv = {.tv_sec = DEADLINE_MS / 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     /* May fail if the server closed first: that is fine. */
     (void)!send(fd, bytes, len, MSG_NOSIGNAL);
-    char buf[64];
-    ssize_t n = read(fd, buf, sizeof(buf));
-    assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
+    char buf[256];
+    ssize_t n;
+    size_t total = 0;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        total += (size_t)n;
+    assert_true(n == 0 || errno == ECONNRESET); /* closed, not timed out */
+    assert_true(total < 4096);                  /* SETTINGS, GOAWAY: nothing else */
     close(fd);
+}
+
+/* Sends the client preface and an empty SETTINGS frame; the server's first frame must be its
+ * SETTINGS (type 4 on stream 0). */
+static void expect_settings(int fd)
+{
+    static const uint8_t preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                                     "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    assert_int_equal(send(fd, preface, sizeof(preface) - 1, MSG_NOSIGNAL), sizeof(preface) - 1);
+    struct timeval tv = {.tv_sec = DEADLINE_MS / 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    uint8_t head[9];
+    assert_int_equal(recv(fd, head, sizeof(head), MSG_WAITALL), sizeof(head));
+    assert_int_equal(head[3], 4);                               /* SETTINGS */
+    assert_int_equal(head[5] | head[6] | head[7] | head[8], 0); /* stream 0 */
+    close(fd);
+}
+
+/* Runs etcdctl against the server and returns its output (static storage). */
+static const char *etcdctl(const char *endpoint, const char *format)
+{
+    char *argv[] = {"/usr/bin/etcdctl", "--endpoints", (char *)endpoint, "endpoint",
+                    "status",           "-w",          (char *)format,   NULL};
+    struct test_proc p;
+    assert_int_equal(test_proc_start(&p, argv), 0);
+    assert_int_equal(test_proc_wait_exit(&p, DEADLINE_MS), 0);
+    static char out[8192];
+    test_proc_output(&p, out, sizeof(out));
+    test_proc_cleanup(&p);
+    return out;
 }
 
 static void server_stop(struct server *s, int sig)
@@ -90,16 +125,42 @@ static void server_stop(struct server *s, int sig)
     test_proc_cleanup(&s->proc);
 }
 
-static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
 static void test_serves_tcp_and_unix_then_stops_on_sigterm(void **state)
 {
     (void)state;
     struct server s;
     server_start(&s, NULL);
     assert_true(test_proc_wait_output(&s.proc, "\"msg\":\"starting ringd server\"", 0));
-    expect_closed(connect_tcp(s.port), h2_preface, sizeof(h2_preface) - 1);
-    expect_closed(connect_unix(s.unix_path), h2_preface, sizeof(h2_preface) - 1);
+    /* etcd's ids for the default member (checked against etcd 3.4.23). */
+    assert_true(test_proc_wait_output(
+        &s.proc,
+        "\"msg\":\"starting local member\",\"local-member-id\":\"8e9e05c52164694d\","
+        "\"cluster-id\":\"cdf818194e3a8c32\"",
+        0));
+    expect_settings(connect_tcp(s.port));
+    expect_settings(connect_unix(s.unix_path));
+    server_stop(&s, SIGTERM);
+}
+
+/* The real etcdctl from Debian: `endpoint status` over TCP and over the unix socket. */
+static void test_etcdctl_endpoint_status(void **state)
+{
+    (void)state;
+    struct server s;
+    server_start(&s, NULL);
+    char endpoint[700];
+    snprintf(endpoint, sizeof(endpoint), "127.0.0.1:%u", s.port);
+    const char *json = etcdctl(endpoint, "json");
+    assert_non_null(strstr(json, "\"member_id\":10276657743932975437"));
+    assert_non_null(strstr(json, "\"cluster_id\":14841639068965178418"));
+    assert_non_null(strstr(json, "\"version\":\"3.5.0\""));
+    assert_non_null(strstr(json, "\"leader\":10276657743932975437"));
+    assert_non_null(strstr(json, "\"raftIndex\":4,\"raftTerm\":2"));
+    const char *table = etcdctl(endpoint, "table");
+    assert_non_null(strstr(table, "| 8e9e05c52164694d |   3.5.0 |"));
+    snprintf(endpoint, sizeof(endpoint), "unix://%s", s.unix_path);
+    json = etcdctl(endpoint, "json");
+    assert_non_null(strstr(json, "\"member_id\":10276657743932975437"));
     server_stop(&s, SIGTERM);
 }
 
@@ -115,7 +176,8 @@ static void test_survives_many_connections_and_garbage(void **state)
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             garbage[j] = (uint8_t)x;
         }
-        expect_closed(connect_tcp(s.port), garbage, (size_t)(i * 13) % sizeof(garbage));
+        garbage[0] = 'x'; /* not the first byte of the HTTP/2 preface */
+        expect_closed(connect_tcp(s.port), garbage, 1 + (size_t)(i * 13) % (sizeof(garbage) - 1));
     }
     /* Many open at once, then all closed by the server. */
     int fds[200];
@@ -169,12 +231,18 @@ static void test_flags_version_and_errors(void **state)
     run_expecting((char *[]){bin, "--heartbeat-interval", "abc", NULL}, 2,
                   "invalid value \"abc\" for flag -heartbeat-interval: parse error");
     run_expecting((char *[]){bin, "--cert-file", "x.pem", NULL}, 2, "not supported yet");
+    /* A bootstrap error: etcd's warning and fatal lines, exit 1. */
+    run_expecting(
+        (char *[]){bin, "--name", "nope", "--initial-cluster", "a=http://localhost:2380", NULL}, 1,
+        "\"msg\":\"discovery failed\",\"error\":\"couldn't find local name "
+        "\\\"nope\\\" in the initial cluster configuration\"");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_serves_tcp_and_unix_then_stops_on_sigterm),
+        cmocka_unit_test(test_etcdctl_endpoint_status),
         cmocka_unit_test(test_survives_many_connections_and_garbage),
         cmocka_unit_test(test_port_in_use_exits_1),
         cmocka_unit_test(test_flags_version_and_errors),

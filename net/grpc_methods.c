@@ -1,0 +1,145 @@
+/* The declarative table of every gRPC method an etcd 3.5 server registers (etcd's rpc.proto,
+ * v3lock.proto, v3election.proto): path, message types, streaming kind, handler and what the
+ * method requires. A method whose handler is NULL answers UNIMPLEMENTED naming itself
+ * (grpc_call.c); issues that implement a service fill its handlers in here.
+ *
+ * needs_auth and needs_leader are what the auth and clustering issues will enforce: auth is
+ * checked for the key space, lease, maintenance and auth-management methods (etcd's
+ * authorisation points); the leader is needed by every proposal and by the lease methods that
+ * read the leader's lessor. proposal marks requests etcd turns into raft proposals, whose size
+ * --max-request-bytes bounds (grpc_method.h). Txn is left out: etcd proposes only a txn that
+ * writes, which its handler will check. */
+#include <string.h>
+
+#include "etcdserverpb/rpc.pb-c.h"
+#include "grpc_method.h"
+#include "maintenance_status.h"
+#include "v3electionpb/v3election.pb-c.h"
+#include "v3lockpb/v3lock.pb-c.h"
+
+enum {
+    AUTH = 1 << 0,     /* needs_auth */
+    LEADER = 1 << 1,   /* needs_leader */
+    PROPOSAL = 1 << 2, /* proposal (implies the leader) */
+};
+
+#define METHOD(pkg, svc, meth, req, resp, kind_, handler, flags)                                   \
+    {                                                                                              \
+        .path = "/" #pkg "." #svc "/" #meth, .service = #pkg "." #svc, .name = #meth,              \
+        .request = &pkg##__##req##__descriptor, .response = &pkg##__##resp##__descriptor,          \
+        .kind = (kind_), .on_message = (handler), .needs_auth = ((flags)&AUTH) != 0,               \
+        .needs_leader = ((flags) & (LEADER | PROPOSAL)) != 0, .proposal = ((flags)&PROPOSAL) != 0, \
+    }
+
+#define ETCD(svc, meth, req, resp, kind, handler, flags) \
+    METHOD(etcdserverpb, svc, meth, req, resp, kind, handler, flags)
+
+const struct grpc_method grpc_methods[] = {
+    ETCD(KV, Range, range_request, range_response, GRPC_UNARY, NULL, AUTH),
+    ETCD(KV, Put, put_request, put_response, GRPC_UNARY, NULL, AUTH | PROPOSAL),
+    ETCD(KV, DeleteRange, delete_range_request, delete_range_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+    ETCD(KV, Txn, txn_request, txn_response, GRPC_UNARY, NULL, AUTH),
+    ETCD(KV, Compact, compaction_request, compaction_response, GRPC_UNARY, NULL, AUTH | PROPOSAL),
+
+    ETCD(Watch, Watch, watch_request, watch_response, GRPC_BIDI_STREAM, NULL, AUTH),
+
+    ETCD(Lease, LeaseGrant, lease_grant_request, lease_grant_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+    ETCD(Lease, LeaseRevoke, lease_revoke_request, lease_revoke_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+    ETCD(Lease, LeaseKeepAlive, lease_keep_alive_request, lease_keep_alive_response,
+         GRPC_BIDI_STREAM, NULL, LEADER),
+    ETCD(Lease, LeaseTimeToLive, lease_time_to_live_request, lease_time_to_live_response,
+         GRPC_UNARY, NULL, AUTH | LEADER),
+    ETCD(Lease, LeaseLeases, lease_leases_request, lease_leases_response, GRPC_UNARY, NULL, 0),
+
+    ETCD(Cluster, MemberAdd, member_add_request, member_add_response, GRPC_UNARY, NULL, LEADER),
+    ETCD(Cluster, MemberRemove, member_remove_request, member_remove_response, GRPC_UNARY, NULL,
+         LEADER),
+    ETCD(Cluster, MemberUpdate, member_update_request, member_update_response, GRPC_UNARY, NULL,
+         LEADER),
+    ETCD(Cluster, MemberList, member_list_request, member_list_response, GRPC_UNARY, NULL, 0),
+    ETCD(Cluster, MemberPromote, member_promote_request, member_promote_response, GRPC_UNARY, NULL,
+         LEADER),
+
+    ETCD(Maintenance, Alarm, alarm_request, alarm_response, GRPC_UNARY, NULL, PROPOSAL),
+    ETCD(Maintenance, Status, status_request, status_response, GRPC_UNARY,
+         maintenance_status_on_message, 0),
+    ETCD(Maintenance, Defragment, defragment_request, defragment_response, GRPC_UNARY, NULL, AUTH),
+    ETCD(Maintenance, Hash, hash_request, hash_response, GRPC_UNARY, NULL, AUTH),
+    ETCD(Maintenance, HashKV, hash_kvrequest, hash_kvresponse, GRPC_UNARY, NULL, AUTH),
+    ETCD(Maintenance, Snapshot, snapshot_request, snapshot_response, GRPC_SERVER_STREAM, NULL,
+         AUTH),
+    ETCD(Maintenance, MoveLeader, move_leader_request, move_leader_response, GRPC_UNARY, NULL,
+         AUTH | LEADER),
+    ETCD(Maintenance, Downgrade, downgrade_request, downgrade_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+
+    ETCD(Auth, AuthEnable, auth_enable_request, auth_enable_response, GRPC_UNARY, NULL, PROPOSAL),
+    ETCD(Auth, AuthDisable, auth_disable_request, auth_disable_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+    ETCD(Auth, AuthStatus, auth_status_request, auth_status_response, GRPC_UNARY, NULL, 0),
+    ETCD(Auth, Authenticate, authenticate_request, authenticate_response, GRPC_UNARY, NULL,
+         PROPOSAL),
+    ETCD(Auth, UserAdd, auth_user_add_request, auth_user_add_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+    ETCD(Auth, UserGet, auth_user_get_request, auth_user_get_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+    ETCD(Auth, UserList, auth_user_list_request, auth_user_list_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+    ETCD(Auth, UserDelete, auth_user_delete_request, auth_user_delete_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+    ETCD(Auth, UserChangePassword, auth_user_change_password_request,
+         auth_user_change_password_response, GRPC_UNARY, NULL, AUTH | PROPOSAL),
+    ETCD(Auth, UserGrantRole, auth_user_grant_role_request, auth_user_grant_role_response,
+         GRPC_UNARY, NULL, AUTH | PROPOSAL),
+    ETCD(Auth, UserRevokeRole, auth_user_revoke_role_request, auth_user_revoke_role_response,
+         GRPC_UNARY, NULL, AUTH | PROPOSAL),
+    ETCD(Auth, RoleAdd, auth_role_add_request, auth_role_add_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+    ETCD(Auth, RoleGet, auth_role_get_request, auth_role_get_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+    ETCD(Auth, RoleList, auth_role_list_request, auth_role_list_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+    ETCD(Auth, RoleDelete, auth_role_delete_request, auth_role_delete_response, GRPC_UNARY, NULL,
+         AUTH | PROPOSAL),
+    ETCD(Auth, RoleGrantPermission, auth_role_grant_permission_request,
+         auth_role_grant_permission_response, GRPC_UNARY, NULL, AUTH | PROPOSAL),
+    ETCD(Auth, RoleRevokePermission, auth_role_revoke_permission_request,
+         auth_role_revoke_permission_response, GRPC_UNARY, NULL, AUTH | PROPOSAL),
+
+    METHOD(v3lockpb, Lock, Lock, lock_request, lock_response, GRPC_UNARY, NULL, AUTH),
+    METHOD(v3lockpb, Lock, Unlock, unlock_request, unlock_response, GRPC_UNARY, NULL, AUTH),
+
+    METHOD(v3electionpb, Election, Campaign, campaign_request, campaign_response, GRPC_UNARY, NULL,
+           AUTH),
+    METHOD(v3electionpb, Election, Proclaim, proclaim_request, proclaim_response, GRPC_UNARY, NULL,
+           AUTH),
+    METHOD(v3electionpb, Election, Leader, leader_request, leader_response, GRPC_UNARY, NULL, AUTH),
+    METHOD(v3electionpb, Election, Observe, leader_request, leader_response, GRPC_SERVER_STREAM,
+           NULL, AUTH),
+    METHOD(v3electionpb, Election, Resign, resign_request, resign_response, GRPC_UNARY, NULL, AUTH),
+};
+
+const size_t grpc_methods_count = sizeof grpc_methods / sizeof grpc_methods[0];
+
+const struct grpc_method *grpc_method_find(const char *path, size_t path_len)
+{
+    for (size_t i = 0; i < grpc_methods_count; i++) {
+        const char *p = grpc_methods[i].path;
+        if (strncmp(p, path, path_len) == 0 && p[path_len] == '\0')
+            return &grpc_methods[i];
+    }
+    return NULL;
+}
+
+bool grpc_method_service_known(const char *service, size_t service_len)
+{
+    for (size_t i = 0; i < grpc_methods_count; i++) {
+        const char *svc = grpc_methods[i].service;
+        if (strncmp(svc, service, service_len) == 0 && svc[service_len] == '\0')
+            return true;
+    }
+    return false;
+}
