@@ -6,6 +6,7 @@
 
 #include "actor.h"
 #include "buf_ring.h"
+#include "grpc_method.h"
 #include "grpc_server.h"
 #include "log.h"
 #include "ringd_assert.h"
@@ -212,7 +213,7 @@ int conn_open(struct shard *s, int fd)
     if (c == NULL)
         return -ENOMEM;
     uint64_t now_ns = actor_now_ns();
-    c->session = grpc_server_new(&s->common->grpc_limits, s, now_ns);
+    c->session = grpc_server_new(&s->common->grpc_limits, &grpc_etcd_methods, s, now_ns);
     if (c->session == NULL) {
         free(c);
         return -ENOMEM;

@@ -403,7 +403,7 @@ static bool encoding_is_identity(const struct grpc_call *c)
 /* Finds the method for :path, or fails the call as grpc-go does. */
 static const struct grpc_method *call_resolve(struct grpc_call *c)
 {
-    const struct grpc_method *m = grpc_method_find(c->path, c->path_len);
+    const struct grpc_method *m = grpc_method_find(c->s->methods, c->path, c->path_len);
     if (m != NULL)
         return m;
     char text[GRPC_STATUS_TEXT_BYTES];
@@ -417,7 +417,7 @@ static const struct grpc_method *call_resolve(struct grpc_call *c)
         return NULL;
     }
     int service_len = (int)(slash - sm);
-    if (grpc_method_service_known(sm, (size_t)service_len))
+    if (grpc_method_service_known(c->s->methods, sm, (size_t)service_len))
         snprintf(text, sizeof text, "unknown method %s for service %.*s", slash + 1, service_len,
                  sm);
     else

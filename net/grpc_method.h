@@ -1,6 +1,7 @@
 /* One entry of the declarative table of etcd's gRPC methods: path, message types, streaming
  * kind, handler, and what the method requires (auth, a leader). The table lives in
- * grpc_methods.c; a method whose handler is NULL answers UNIMPLEMENTED naming itself.
+ * grpc_methods.c; a method whose handler is NULL answers UNIMPLEMENTED naming itself. Tests
+ * give a session a set of their own.
  *
  * Thread: the table is read-only and shared by every shard. */
 #ifndef RINGD_GRPC_METHOD_H
@@ -50,14 +51,21 @@ struct grpc_method {
     bool proposal;
 };
 
-/* The method for a :path, or NULL for a path no etcd service has. */
-const struct grpc_method *grpc_method_find(const char *path, size_t path_len);
+/* The methods a server session serves. */
+struct grpc_method_set {
+    const struct grpc_method *methods;
+    size_t count;
+};
 
-/* True if some method belongs to the service ("etcdserverpb.KV", without slashes). */
-bool grpc_method_service_known(const char *service, size_t service_len);
+/* Every method of etcd 3.5's services: what ringd serves. */
+extern const struct grpc_method_set grpc_etcd_methods;
 
-/* Every method, for tests and listings. */
-extern const struct grpc_method grpc_methods[];
-extern const size_t grpc_methods_count;
+/* The method of set for a :path, or NULL. */
+const struct grpc_method *grpc_method_find(const struct grpc_method_set *set, const char *path,
+                                           size_t path_len);
+
+/* True if some method of set belongs to the service ("etcdserverpb.KV", without slashes). */
+bool grpc_method_service_known(const struct grpc_method_set *set, const char *service,
+                               size_t service_len);
 
 #endif

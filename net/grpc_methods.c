@@ -34,7 +34,7 @@ enum {
 #define ETCD(svc, meth, req, resp, kind, handler, flags) \
     METHOD(etcdserverpb, svc, meth, req, resp, kind, handler, flags)
 
-const struct grpc_method grpc_methods[] = {
+static const struct grpc_method grpc_methods[] = {
     ETCD(KV, Range, range_request, range_response, GRPC_UNARY, NULL, AUTH),
     ETCD(KV, Put, put_request, put_response, GRPC_UNARY, NULL, AUTH | PROPOSAL),
     ETCD(KV, DeleteRange, delete_range_request, delete_range_response, GRPC_UNARY, NULL,
@@ -122,23 +122,32 @@ const struct grpc_method grpc_methods[] = {
     METHOD(v3electionpb, Election, Resign, resign_request, resign_response, GRPC_UNARY, NULL, AUTH),
 };
 
-const size_t grpc_methods_count = sizeof grpc_methods / sizeof grpc_methods[0];
+const struct grpc_method_set grpc_etcd_methods = {
+    .methods = grpc_methods,
+    .count = sizeof grpc_methods / sizeof grpc_methods[0],
+};
 
-const struct grpc_method *grpc_method_find(const char *path, size_t path_len)
+/* Exact match of a counted text against a NUL-terminated one. */
+static bool text_is(const char *have, size_t have_len, const char *want)
 {
-    for (size_t i = 0; i < grpc_methods_count; i++) {
-        const char *p = grpc_methods[i].path;
-        if (strncmp(p, path, path_len) == 0 && p[path_len] == '\0')
-            return &grpc_methods[i];
+    return strncmp(want, have, have_len) == 0 && want[have_len] == '\0';
+}
+
+const struct grpc_method *grpc_method_find(const struct grpc_method_set *set, const char *path,
+                                           size_t path_len)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        if (text_is(path, path_len, set->methods[i].path))
+            return &set->methods[i];
     }
     return NULL;
 }
 
-bool grpc_method_service_known(const char *service, size_t service_len)
+bool grpc_method_service_known(const struct grpc_method_set *set, const char *service,
+                               size_t service_len)
 {
-    for (size_t i = 0; i < grpc_methods_count; i++) {
-        const char *svc = grpc_methods[i].service;
-        if (strncmp(svc, service, service_len) == 0 && svc[service_len] == '\0')
+    for (size_t i = 0; i < set->count; i++) {
+        if (text_is(service, service_len, set->methods[i].service))
             return true;
     }
     return false;

@@ -346,14 +346,16 @@ static int server_preface(struct grpc_server *s)
     return rc == 0 ? 0 : -ENOMEM;
 }
 
-struct grpc_server *grpc_server_new(const struct grpc_server_limits *limits, struct shard *shard,
+struct grpc_server *grpc_server_new(const struct grpc_server_limits *limits,
+                                    const struct grpc_method_set *methods, struct shard *shard,
                                     uint64_t now_ns)
 {
-    ASSERT(limits != NULL && limits->output_bytes_max > 0);
+    ASSERT(limits != NULL && limits->output_bytes_max > 0 && methods != NULL);
     struct grpc_server *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
     s->limits = *limits;
+    s->methods = methods;
     s->shard = shard;
     s->now_ns = now_ns;
     s->last_read_ns = now_ns;

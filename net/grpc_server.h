@@ -18,6 +18,7 @@
 
 struct shard;
 struct grpc_server;
+struct grpc_method_set;
 
 struct grpc_server_limits {
     uint32_t max_request_bytes;      /* --max-request-bytes (etcd's request size limit) */
@@ -30,10 +31,12 @@ struct grpc_server_limits {
                                         get GOAWAY ENHANCE_YOUR_CALM */
 };
 
-/* A session for a new connection, served by shard (may be NULL in tests: handlers that need
- * the shard then fail the call with INTERNAL). Queues the server preface (SETTINGS) as
- * pending output. Returns NULL when memory ran out. */
-struct grpc_server *grpc_server_new(const struct grpc_server_limits *limits, struct shard *shard,
+/* A session for a new connection that serves methods (grpc_etcd_methods in the server; must
+ * outlive the session) for shard (may be NULL in tests: handlers that need the shard then fail
+ * the call with INTERNAL). Queues the server preface (SETTINGS) as pending output. Returns NULL
+ * when memory ran out. */
+struct grpc_server *grpc_server_new(const struct grpc_server_limits *limits,
+                                    const struct grpc_method_set *methods, struct shard *shard,
                                     uint64_t now_ns);
 
 /* Cancels every call still open (each handler's on_cancel) and frees the session. */

@@ -28,6 +28,7 @@ struct grpc_out_chunk {
 struct grpc_server {
     nghttp2_session *h2;
     struct grpc_server_limits limits;
+    const struct grpc_method_set *methods;
     struct shard *shard;
     void (*output_hook)(void *arg);
     void *output_hook_arg;
