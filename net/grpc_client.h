@@ -9,12 +9,15 @@
  * a call allocates nothing on our side (nghttp2 still allocates its own stream state).
  *
  * Calls. A start function returns 0, after which the call's done callback runs exactly once,
- * or a negative error and the callback never runs. Calls beyond the server's
- * SETTINGS_MAX_CONCURRENT_STREAMS wait in a bounded per-connection queue. Failures come back as
+ * or a negative error and the callback never runs. Streams open once the server's first
+ * SETTINGS have arrived; calls beyond its SETTINGS_MAX_CONCURRENT_STREAMS (and
+ * GRPC_CLIENT_CONN_STREAMS_MAX) wait in a bounded per-connection queue. Failures come back as
  * gRPC statuses: the server's own (grpc-status, grpc-message), UNAVAILABLE when the connection
  * cannot be made or breaks (refused, reset, GOAWAY), DEADLINE_EXCEEDED when the call's timeout
- * passes on the client, CANCELLED after grpc_client_call_cancel, INTERNAL when the server
- * breaks the gRPC protocol. Nothing the server sends is asserted on.
+ * passes on the client (also when the server, told the deadline, fails the call after it
+ * passed), CANCELLED after grpc_client_call_cancel, INTERNAL when the server breaks the gRPC
+ * protocol, RESOURCE_EXHAUSTED for a response message over GRPC_CLIENT_RECV_MESSAGE_BYTES_MAX.
+ * Nothing the server sends is asserted on.
  *
  * Callbacks run only inside grpc_client_run_once (and the functions built on it): stream
  * messages while the connection's input is processed, done callbacks after the turn's I/O. A
@@ -99,9 +102,11 @@ void grpc_client_destroy(struct grpc_client *client);
 /* Starts connecting to endpoint: "host:port", "http://host:port", "[v6]:port",
  * "unix:path" or "unix://path" (as etcd reads unix URLs: "unix://localhost:2379" is the
  * socket file "localhost:2379"; "unix:///run/x.sock" is absolute). Host names are resolved
- * here, blocking. Calls may start at once; they are sent when the connection is up and fail
- * UNAVAILABLE if it cannot be made. Returns 0, -EINVAL for a bad endpoint, -RINGD_EFULL when
- * conns_max connections are held, or a negated errno from socket(2). */
+ * here, blocking; a name that does not resolve gives a connection that is FAILED at once.
+ * Calls may start at once; they are sent when the connection is up and fail UNAVAILABLE if it
+ * cannot be made. Returns 0, -EINVAL for a bad endpoint (https, no port, ...), -RINGD_EFULL
+ * when conns_max connections are held (a closed connection's slot comes back once its socket
+ * is closed, a turn or two later), -ENOMEM, or a negated errno from socket(2). */
 int grpc_client_connect(struct grpc_client *client, const char *endpoint,
                         struct grpc_client_conn **out);
 
@@ -152,7 +157,8 @@ int grpc_client_stream_open(struct grpc_client_conn *conn,
 
 /* Queues one request message on a stream (packed now). Returns 0, -EPIPE once the stream was
  * half-closed or has ended, -EMSGSIZE for a message over the bound, -RINGD_EFULL when the
- * stream's unsent bytes would pass GRPC_CLIENT_STREAM_SEND_BYTES_MAX (retry after a turn). */
+ * stream's unsent bytes would pass GRPC_CLIENT_STREAM_SEND_BYTES_MAX (retry after a turn; a
+ * stream with nothing unsent always takes one message), -ENOMEM. */
 int grpc_client_stream_send(struct grpc_client_call *call, const ProtobufCMessage *message);
 
 /* The same with an already packed message. */

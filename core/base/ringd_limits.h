@@ -87,6 +87,9 @@ _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connect
 #define GRPC_CLIENT_METADATA_MAX             8            /* metadata entries of one call */
 #define GRPC_CLIENT_STATUS_MESSAGE_BYTES_MAX 512          /* grpc-message kept (longer is cut) */
 #define GRPC_CLIENT_AUTHORITY_BYTES_MAX      256          /* host:port sent as :authority */
+#define GRPC_CLIENT_CONN_ERROR_BYTES_MAX     256          /* why a connection failed (cut) */
+#define GRPC_CLIENT_DECODE_RETAIN_BYTES      (64u << 10)  /* decode scratch kept between messages */
+#define GRPC_CLIENT_DESTROY_WAIT_MS          10000 /* destroy waits this long for cancelled I/O */
 
 /* Cluster view and Maintenance.Status. */
 #define CLUSTER_PEER_URLS_MAX CONFIG_URLS_MAX /* peer URLs of one member */
