@@ -400,6 +400,15 @@ static bool encoding_is_identity(const struct grpc_call *c)
     return c->encoding[0] == '\0' || strcmp(c->encoding, "identity") == 0;
 }
 
+/* ringd has no decompressor: every grpc-encoding but identity is one grpc-go lacks too. */
+static void call_fail_no_decompressor(struct grpc_call *c)
+{
+    char quoted[4 * GRPC_CALL_ENCODING_BYTES], text[GRPC_STATUS_TEXT_BYTES];
+    go_quote(quoted, sizeof quoted, c->encoding, strlen(c->encoding));
+    snprintf(text, sizeof text, "grpc: Decompressor is not installed for grpc-encoding %s", quoted);
+    call_fail(c, GRPC_STATUS_UNIMPLEMENTED, text);
+}
+
 /* Finds the method for :path, or fails the call as grpc-go does. */
 static const struct grpc_method *call_resolve(struct grpc_call *c)
 {
@@ -438,11 +447,7 @@ static bool call_admit(struct grpc_call *c)
         return false;
     }
     if (c->method->kind == GRPC_UNARY && !encoding_is_identity(c)) {
-        char quoted[4 * GRPC_CALL_ENCODING_BYTES];
-        go_quote(quoted, sizeof quoted, c->encoding, strlen(c->encoding));
-        snprintf(text, sizeof text, "grpc: Decompressor is not installed for grpc-encoding %s",
-                 quoted);
-        call_fail(c, GRPC_STATUS_UNIMPLEMENTED, text);
+        call_fail_no_decompressor(c);
         return false;
     }
     if (c->deadline_ns != 0 && grpc_server_deadline_arm(c->s, c) != 0) {
@@ -492,11 +497,7 @@ static bool call_payload_ok(struct grpc_call *c)
         call_fail(c, GRPC_STATUS_INTERNAL,
                   "grpc: compressed flag set with identity or empty encoding");
     } else {
-        char quoted[4 * GRPC_CALL_ENCODING_BYTES];
-        go_quote(quoted, sizeof quoted, c->encoding, strlen(c->encoding));
-        snprintf(text, sizeof text, "grpc: Decompressor is not installed for grpc-encoding %s",
-                 quoted);
-        call_fail(c, GRPC_STATUS_UNIMPLEMENTED, text);
+        call_fail_no_decompressor(c);
     }
     return false;
 }

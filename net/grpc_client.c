@@ -28,12 +28,12 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "grpc_frame.h"
 #include "loop.h"
+#include "timer.h"
 #include "ringd_assert.h"
 #include "ringd_error.h"
 
-#define GC_PREFIX_BYTES 5 /* gRPC message prefix: compressed flag, 32-bit big-endian length */
-#define GC_HEAP_NONE    UINT32_MAX
 /* Fixed request headers (:method :scheme :path :authority content-type te user-agent
  * grpc-timeout) plus the caller's metadata. */
 #define GC_NV_MAX (8 + GRPC_CLIENT_METADATA_MAX)
@@ -41,7 +41,7 @@
  * on an empty buffer. */
 #define GC_SEND_BUFFER_MAX                                                            \
     ((size_t)GRPC_CLIENT_STREAM_SEND_BYTES_MAX + GRPC_CLIENT_SEND_MESSAGE_BYTES_MAX + \
-     GC_PREFIX_BYTES)
+     GRPC_PREFIX_BYTES)
 #define GC_BUFFER_INITIAL_BYTES 4096
 
 #define GC_MSG_CLOSING  "grpc: the client connection is closing"
@@ -97,7 +97,7 @@ struct grpc_client_call {
     bool has_response; /* unary: the one response message is in recv */
     bool have_status;  /* grpc-status was received */
     int32_t stream_id;
-    uint32_t heap_index;           /* in the client's deadline heap, or GC_HEAP_NONE */
+    struct timer deadline;         /* armed in the client's deadlines while it has one */
     uint64_t deadline_ns;          /* 0: none */
     struct gc_link conn_link;      /* in conn->calls while bound to a connection */
     struct gc_link queue_link;     /* in conn->queue while QUEUED */
@@ -108,7 +108,7 @@ struct grpc_client_call {
     const ProtobufCMessageDescriptor *response;
     struct gc_buf send; /* framed request messages the session has not taken yet */
     struct gc_buf recv; /* the response message being assembled */
-    uint8_t prefix[GC_PREFIX_BYTES];
+    uint8_t prefix[GRPC_PREFIX_BYTES];
     uint32_t prefix_len;
     uint32_t message_len;
     uint32_t header_list_bytes;
@@ -178,8 +178,7 @@ struct grpc_client {
     uint32_t calls_max;
     uint32_t calls_in_use;
     struct grpc_client_call *call_free;
-    struct grpc_client_call **heap; /* min-heap of calls by deadline_ns */
-    uint32_t heap_len;
+    struct timer_heap deadlines; /* of calls with a timeout; room for every call */
     struct grpc_client_call *done_head, *done_tail;
     struct grpc_client_conn *dirty_head;
     nghttp2_session_callbacks *callbacks;
@@ -319,65 +318,6 @@ static void gc_list_remove(struct gc_list *l, struct grpc_client_call *c, size_t
     l->count--;
 }
 
-/* ---- Deadline heap ----------------------------------------------------------------------- */
-
-static void gc_heap_set(struct grpc_client *client, uint32_t i, struct grpc_client_call *c)
-{
-    client->heap[i] = c;
-    c->heap_index = i;
-}
-
-static void gc_heap_up(struct grpc_client *client, uint32_t i)
-{
-    struct grpc_client_call *c = client->heap[i];
-    while (i > 0) { /* at most log2(calls_max) steps */
-        uint32_t parent = (i - 1) / 2;
-        if (client->heap[parent]->deadline_ns <= c->deadline_ns)
-            break;
-        gc_heap_set(client, i, client->heap[parent]);
-        i = parent;
-    }
-    gc_heap_set(client, i, c);
-}
-
-static void gc_heap_down(struct grpc_client *client, uint32_t i)
-{
-    struct grpc_client_call *c = client->heap[i];
-    for (;;) { /* at most log2(calls_max) steps */
-        uint32_t child = 2 * i + 1;
-        if (child >= client->heap_len)
-            break;
-        if (child + 1 < client->heap_len &&
-            client->heap[child + 1]->deadline_ns < client->heap[child]->deadline_ns)
-            child++;
-        if (c->deadline_ns <= client->heap[child]->deadline_ns)
-            break;
-        gc_heap_set(client, i, client->heap[child]);
-        i = child;
-    }
-    gc_heap_set(client, i, c);
-}
-
-static void gc_heap_push(struct grpc_client *client, struct grpc_client_call *c)
-{
-    ASSERT(c->heap_index == GC_HEAP_NONE && client->heap_len < client->calls_max);
-    gc_heap_set(client, client->heap_len++, c);
-    gc_heap_up(client, c->heap_index);
-}
-
-static void gc_heap_remove(struct grpc_client *client, struct grpc_client_call *c)
-{
-    uint32_t i = c->heap_index;
-    ASSERT(i < client->heap_len && client->heap[i] == c);
-    c->heap_index = GC_HEAP_NONE;
-    struct grpc_client_call *last = client->heap[--client->heap_len];
-    if (last == c)
-        return;
-    gc_heap_set(client, i, last);
-    gc_heap_up(client, i);
-    gc_heap_down(client, last->heap_index);
-}
-
 /* ---- Call ends ----------------------------------------------------------------------------- */
 
 static void gc_conn_mark_dirty(struct grpc_client_conn *conn)
@@ -397,8 +337,8 @@ static void gc_call_end(struct grpc_client_call *c, enum grpc_status status, con
     ASSERT(c->state == GC_CALL_QUEUED || c->state == GC_CALL_OPEN);
     if (c->state == GC_CALL_QUEUED)
         gc_list_remove(&c->conn->queue, c, GC_QUEUE_LINK);
-    if (c->heap_index != GC_HEAP_NONE)
-        gc_heap_remove(client, c);
+    if (timer_armed(&c->deadline))
+        timer_cancel(&client->deadlines, &c->deadline);
     c->state = GC_CALL_ENDED;
     c->status = status;
     if (message != c->message)
@@ -431,7 +371,7 @@ static void gc_call_abort(struct grpc_client_call *c, enum grpc_status status, c
 static void gc_call_release(struct grpc_client_call *c)
 {
     struct grpc_client *client = c->client;
-    ASSERT(c->state == GC_CALL_DONE && !c->has_stream && c->heap_index == GC_HEAP_NONE);
+    ASSERT(c->state == GC_CALL_DONE && !c->has_stream && !timer_armed(&c->deadline));
     if (c->conn != NULL)
         gc_list_remove(&c->conn->calls, c, GC_CONN_LINK);
     c->conn = NULL;
@@ -610,9 +550,8 @@ static void gc_call_message_end(struct grpc_client_call *c)
 /* The prefix is complete: checks it and makes room for the message. */
 static void gc_call_message_begin(struct grpc_client_call *c)
 {
-    uint32_t len = (uint32_t)c->prefix[1] << 24 | (uint32_t)c->prefix[2] << 16 |
-                   (uint32_t)c->prefix[3] << 8 | (uint32_t)c->prefix[4];
-    if (c->prefix[0] != 0) {
+    uint32_t len = grpc_prefix_length(c->prefix);
+    if (c->prefix[0] != GRPC_PREFIX_PLAIN) {
         /* We never offer an encoding, so a compressed message breaks the protocol. */
         gc_call_abort(c, GRPC_STATUS_INTERNAL,
                       "grpc: compressed flag set without a negotiated grpc-encoding");
@@ -645,11 +584,11 @@ static void gc_call_feed(struct grpc_client_call *c, const uint8_t *data, size_t
 {
     while (len > 0 && c->state == GC_CALL_OPEN) { /* each pass takes at least one byte */
         size_t n;
-        if (c->prefix_len < GC_PREFIX_BYTES) {
-            n = gc_min(GC_PREFIX_BYTES - c->prefix_len, len);
+        if (c->prefix_len < GRPC_PREFIX_BYTES) {
+            n = gc_min(GRPC_PREFIX_BYTES - c->prefix_len, len);
             memcpy(c->prefix + c->prefix_len, data, n);
             c->prefix_len += (uint32_t)n;
-            if (c->prefix_len == GC_PREFIX_BYTES)
+            if (c->prefix_len == GRPC_PREFIX_BYTES)
                 gc_call_message_begin(c);
         } else {
             n = gc_min(c->message_len - c->recv.len, len);
@@ -725,33 +664,6 @@ static int gc_status_parse(const uint8_t *value, size_t len)
     return v <= GRPC_STATUS_UNAUTHENTICATED ? v : GRPC_STATUS_UNKNOWN;
 }
 
-static int gc_hex(uint8_t ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* grpc-message is percent-encoded; a malformed escape is kept as it is, and the text is cut
- * to the buffer. */
-static void gc_percent_decode(char *out, size_t out_size, const uint8_t *in, size_t len)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 1 < out_size; i++) {
-        if (in[i] == '%' && i + 2 < len && gc_hex(in[i + 1]) >= 0 && gc_hex(in[i + 2]) >= 0) {
-            out[o++] = (char)(gc_hex(in[i + 1]) * 16 + gc_hex(in[i + 2]));
-            i += 2;
-        } else {
-            out[o++] = (char)in[i];
-        }
-    }
-    out[o] = '\0';
-}
-
 static bool gc_name_is(const uint8_t *name, size_t len, const char *want)
 {
     return len == strlen(want) && memcmp(name, want, len) == 0;
@@ -779,7 +691,7 @@ static int gc_on_header(nghttp2_session *session, const nghttp2_frame *frame, co
         c->status = (enum grpc_status)gc_status_parse(value, valuelen);
         c->have_status = true;
     } else if (gc_name_is(name, namelen, "grpc-message")) {
-        gc_percent_decode(c->message, sizeof(c->message), value, valuelen);
+        grpc_message_decode(c->message, sizeof(c->message), (const char *)value, valuelen);
     }
     return 0;
 }
@@ -891,18 +803,6 @@ static nghttp2_nv gc_nv(const char *name, size_t namelen, const char *value, siz
 
 #define GC_NV_LIT(name, value) gc_nv(name, sizeof(name) - 1, value, sizeof(value) - 1)
 
-/* grpc-timeout: at most 8 digits, so long timeouts go in seconds (rounded up). */
-static void gc_timeout_format(char *out, size_t size, uint64_t remaining_ns)
-{
-    uint64_t ms = (remaining_ns + 999999u) / 1000000u;
-    if (ms == 0)
-        ms = 1;
-    if (ms <= 99999999u)
-        snprintf(out, size, "%llum", (unsigned long long)ms);
-    else
-        snprintf(out, size, "%lluS", (unsigned long long)((ms + 999u) / 1000u));
-}
-
 static size_t gc_call_nv(struct grpc_client_call *c, nghttp2_nv *nv, char *timeout, size_t size)
 {
     size_t n = 0;
@@ -915,7 +815,9 @@ static size_t gc_call_nv(struct grpc_client_call *c, nghttp2_nv *nv, char *timeo
     nv[n++] = GC_NV_LIT("user-agent", "ringd-grpc-client/" RINGD_VERSION);
     if (c->deadline_ns != 0) {
         uint64_t now_ns = gc_now_ns();
-        gc_timeout_format(timeout, size, c->deadline_ns > now_ns ? c->deadline_ns - now_ns : 0);
+        uint64_t remaining_ns = c->deadline_ns > now_ns ? c->deadline_ns - now_ns : 0;
+        uint64_t remaining_ms = (remaining_ns + 999999u) / 1000000u;
+        grpc_timeout_format(timeout, size, remaining_ms > 0 ? remaining_ms : 1);
         nv[n++] = gc_nv("grpc-timeout", 12, timeout, strlen(timeout));
     }
     for (uint32_t i = 0; i < c->metadata_count; i++) {
@@ -1370,16 +1272,14 @@ static int gc_endpoint_parse(struct grpc_client_conn *conn, const char *endpoint
 static int gc_client_alloc(struct grpc_client *client)
 {
     client->calls = calloc(client->calls_max, sizeof(*client->calls));
-    client->heap = calloc(client->calls_max, sizeof(*client->heap));
     client->conns = calloc(client->conns_max, sizeof(*client->conns));
     client->arena.base = malloc(GRPC_CLIENT_DECODE_RETAIN_BYTES);
-    if (client->calls == NULL || client->heap == NULL || client->conns == NULL ||
-        client->arena.base == NULL)
+    if (client->calls == NULL || client->conns == NULL || client->arena.base == NULL ||
+        timer_heap_init(&client->deadlines, client->calls_max) != 0)
         return -ENOMEM;
     for (uint32_t i = client->calls_max; i-- > 0;) {
         struct grpc_client_call *c = &client->calls[i];
         c->client = client;
-        c->heap_index = GC_HEAP_NONE;
         c->next = client->call_free;
         client->call_free = c;
     }
@@ -1408,7 +1308,7 @@ static void gc_client_free(struct grpc_client *client)
     gc_arena_reset(&client->arena);
     free(client->arena.base);
     free(client->calls);
-    free(client->heap);
+    timer_heap_destroy(&client->deadlines);
     free(client->conns);
     free(client);
 }
@@ -1641,22 +1541,18 @@ static int gc_call_copy_headers(struct grpc_client_call *c, const struct grpc_cl
 static int gc_call_frame(struct grpc_client_call *c, const ProtobufCMessage *message,
                          const uint8_t *bytes, size_t len)
 {
-    int err = gc_buf_reserve(&c->send, GC_PREFIX_BYTES + len, GC_SEND_BUFFER_MAX);
+    int err = gc_buf_reserve(&c->send, GRPC_PREFIX_BYTES + len, GC_SEND_BUFFER_MAX);
     if (err < 0)
         return err == -EMSGSIZE ? -RINGD_EFULL : err;
     uint8_t *p = c->send.data + c->send.len;
-    p[0] = 0;
-    p[1] = (uint8_t)(len >> 24);
-    p[2] = (uint8_t)(len >> 16);
-    p[3] = (uint8_t)(len >> 8);
-    p[4] = (uint8_t)len;
+    grpc_prefix_write(p, GRPC_PREFIX_PLAIN, (uint32_t)len);
     if (message != NULL) {
-        size_t packed = protobuf_c_message_pack(message, p + GC_PREFIX_BYTES);
+        size_t packed = protobuf_c_message_pack(message, p + GRPC_PREFIX_BYTES);
         ASSERT(packed == len);
     } else if (len > 0) {
-        memcpy(p + GC_PREFIX_BYTES, bytes, len);
+        memcpy(p + GRPC_PREFIX_BYTES, bytes, len);
     }
-    c->send.len += GC_PREFIX_BYTES + len;
+    c->send.len += GRPC_PREFIX_BYTES + len;
     return 0;
 }
 
@@ -1697,6 +1593,14 @@ static void gc_call_put_back(struct grpc_client_call *c)
     gc_call_release(c);
 }
 
+static void gc_call_deadline_fire(struct timer *t, uint64_t now_ns)
+{
+    (void)now_ns;
+    struct grpc_client_call *c =
+        (struct grpc_client_call *)((char *)t - offsetof(struct grpc_client_call, deadline));
+    gc_call_abort(c, GRPC_STATUS_DEADLINE_EXCEEDED, GC_MSG_DEADLINE);
+}
+
 /* Binds a prepared call to its connection: queued, opened at once when a slot is free, or
  * failed at once on a connection that cannot take it. */
 static void gc_call_bind(struct grpc_client_conn *conn, struct grpc_client_call *c,
@@ -1708,7 +1612,9 @@ static void gc_call_bind(struct grpc_client_conn *conn, struct grpc_client_call 
     gc_list_push(&conn->queue, c, GC_QUEUE_LINK);
     if (timeout_ms != 0) {
         c->deadline_ns = gc_now_ns() + (uint64_t)timeout_ms * 1000000u;
-        gc_heap_push(conn->client, c);
+        int err = timer_arm(&conn->client->deadlines, &c->deadline, c->deadline_ns,
+                            gc_call_deadline_fire);
+        ASSERT(err == 0); /* the heap has room for every call of the pool */
     }
     if (conn->state == GRPC_CLIENT_CONN_FAILED)
         gc_call_end(c, GRPC_STATUS_UNAVAILABLE, conn->error);
@@ -1800,7 +1706,7 @@ static int gc_stream_queue(struct grpc_client_call *c, const ProtobufCMessage *m
     if (len > GRPC_CLIENT_SEND_MESSAGE_BYTES_MAX)
         return -EMSGSIZE;
     size_t unsent = c->send.len - c->send.off;
-    if (unsent > 0 && unsent + GC_PREFIX_BYTES + len > GRPC_CLIENT_STREAM_SEND_BYTES_MAX)
+    if (unsent > 0 && unsent + GRPC_PREFIX_BYTES + len > GRPC_CLIENT_STREAM_SEND_BYTES_MAX)
         return -RINGD_EFULL;
     int err = gc_call_frame(c, message, bytes, len);
     if (err < 0)
@@ -1859,24 +1765,13 @@ static uint64_t gc_wait_ns(struct grpc_client *client, uint32_t timeout_ms)
     if (client->done_head != NULL || client->dirty_head != NULL)
         return 0;
     uint64_t wait_ns = (uint64_t)timeout_ms * 1000000u;
-    if (client->heap_len > 0) {
+    uint64_t deadline_ns = timer_next_deadline_ns(&client->deadlines);
+    if (deadline_ns != UINT64_MAX) {
         uint64_t now_ns = gc_now_ns();
-        uint64_t deadline_ns = client->heap[0]->deadline_ns;
         uint64_t until_ns = deadline_ns > now_ns ? deadline_ns - now_ns : 0;
         wait_ns = until_ns < wait_ns ? until_ns : wait_ns;
     }
     return wait_ns;
-}
-
-static uint32_t gc_expire(struct grpc_client *client, uint64_t now_ns)
-{
-    uint32_t n = 0;
-    /* Each pass takes the earliest call out of the heap: at most calls_max. */
-    while (client->heap_len > 0 && client->heap[0]->deadline_ns <= now_ns) {
-        gc_call_abort(client->heap[0], GRPC_STATUS_DEADLINE_EXCEEDED, GC_MSG_DEADLINE);
-        n++;
-    }
-    return n;
 }
 
 int grpc_client_run_once(struct grpc_client *client, uint32_t timeout_ms)
@@ -1887,7 +1782,7 @@ int grpc_client_run_once(struct grpc_client *client, uint32_t timeout_ms)
     uint64_t wait_ns = gc_wait_ns(client, timeout_ms);
     int n = io_loop_turn(&client->loop, wait_ns > 0, wait_ns);
     if (n >= 0) {
-        n += (int)gc_expire(client, gc_now_ns());
+        n += (int)timer_expire(&client->deadlines, gc_now_ns());
         n += (int)gc_run_done(client);
     }
     client->running = false;
