@@ -456,6 +456,9 @@ void grpc_call_on_headers_done(struct grpc_call *c, bool end_stream)
 {
     if (c->state != GRPC_CALL_HEADERS)
         return;
+    /* Known before any answer below: the stream of a call answered at its headers must not be
+     * reset (grpc_call_on_trailers_sent) when the client closed its side with them. */
+    c->half_closed = end_stream;
     if (c->headers_bad || !c->content_type_ok) {
         call_reset(c, NGHTTP2_PROTOCOL_ERROR);
         return;
