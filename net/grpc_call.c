@@ -382,9 +382,21 @@ void grpc_call_on_header(struct grpc_call *c, const uint8_t *name, size_t name_l
     }
 }
 
-/* Ends a call the transport answers itself (no handler involved). */
+/* The handler loses the call: it must drop every reference to it. */
+static void call_cancel_handler(struct grpc_call *c)
+{
+    if (!c->handler_owns)
+        return;
+    c->handler_owns = false;
+    if (c->method->on_cancel != NULL)
+        c->method->on_cancel(c);
+}
+
+/* Ends a call the transport answers itself. A handler holding the call (a stream whose next
+ * message is bad or cut short) loses it first: it would otherwise answer a finished call. */
 static void call_fail(struct grpc_call *c, enum grpc_status status, const char *message)
 {
+    call_cancel_handler(c);
     call_end(c, status, message);
 }
 
@@ -657,21 +669,10 @@ void grpc_call_on_half_close(struct grpc_call *c)
     }
 }
 
-/* The handler loses the call: it must drop every reference to it. */
-static void call_cancel_handler(struct grpc_call *c)
-{
-    if (!c->handler_owns)
-        return;
-    c->handler_owns = false;
-    if (c->method->on_cancel != NULL)
-        c->method->on_cancel(c);
-}
-
 void grpc_call_on_deadline(struct grpc_call *c)
 {
     if (c->state != GRPC_CALL_OPEN)
         return;
-    call_cancel_handler(c);
     call_fail(c, GRPC_STATUS_DEADLINE_EXCEEDED, GRPC_DEADLINE_EXCEEDED_MESSAGE);
 }
 
