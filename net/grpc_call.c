@@ -21,7 +21,8 @@
  *                                                         request: unexpected EOF"
  *   stream ends inside a message                           UNKNOWN "unexpected EOF"
  *   unary stream ends without a message                    UNKNOWN "EOF"
- *   a second message on a unary call                       ignored
+ *   anything after the first message of a unary or         never read (not even its prefix)
+ *   server-streaming call
  * A status sent while the client has not half-closed is followed by RST_STREAM NO_ERROR. */
 #include <errno.h>
 #include <malloc.h>
@@ -516,16 +517,23 @@ static bool call_payload_ok(struct grpc_call *c)
     return false;
 }
 
+/* Unary and server-streaming calls take one message: grpc-go never reads past it, so nothing
+ * after it is looked at (its prefix, size, flags, a cut end) and none of it can fail a call the
+ * handler may hold. */
+static bool call_reads_more(const struct grpc_call *c)
+{
+    bool single = c->method->kind == GRPC_UNARY || c->method->kind == GRPC_SERVER_STREAM;
+    return !single || !c->got_message;
+}
+
 /* One complete request message: decode it and hand it to the handler. */
 static void call_deliver(struct grpc_call *c, const uint8_t *bytes, size_t len)
 {
+    ASSERT(call_reads_more(c));
+    c->got_message = true;
     if (!call_payload_ok(c))
         return;
     const struct grpc_method *m = c->method;
-    bool single = m->kind == GRPC_UNARY || m->kind == GRPC_SERVER_STREAM;
-    if (single && c->got_message)
-        return; /* grpc-go reads one message for these and ignores the rest */
-    c->got_message = true;
     if (m->proposal && len > c->s->limits.max_request_bytes) {
         enum grpc_status status;
         const char *text;
@@ -626,7 +634,7 @@ static void call_drop_partial(struct grpc_call *c)
 
 void grpc_call_on_data(struct grpc_call *c, const uint8_t *data, size_t len)
 {
-    while (len > 0 && c->state == GRPC_CALL_OPEN) {
+    while (len > 0 && c->state == GRPC_CALL_OPEN && call_reads_more(c)) {
         size_t n;
         if (c->prefix_len < GRPC_PREFIX_BYTES) {
             n = GRPC_PREFIX_BYTES - c->prefix_len;
@@ -642,10 +650,9 @@ void grpc_call_on_data(struct grpc_call *c, const uint8_t *data, size_t len)
         data += n;
         len -= n;
     }
-    if (c->state != GRPC_CALL_OPEN) {
+    if (c->state != GRPC_CALL_OPEN)
         call_drop_partial(c);
-        call_consume(c, len); /* the call is over: whatever else comes is dropped */
-    }
+    call_consume(c, len); /* the call is over, or took its one message: the rest is dropped */
 }
 
 void grpc_call_on_half_close(struct grpc_call *c)
