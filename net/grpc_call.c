@@ -9,8 +9,8 @@
  *                                                         "malformed method name: \"/x\""
  *   unknown service / method                               UNIMPLEMENTED "unknown service S",
  *                                                         "unknown method M for service S"
- *   unary call with a grpc-encoding other than identity    UNIMPLEMENTED "grpc: Decompressor is
- *                                                         not installed for grpc-encoding \"x\""
+ *   any call with a grpc-encoding other than identity      UNIMPLEMENTED "grpc: Decompressor is
+ *   (etcd installs no decompressor)                       not installed for grpc-encoding \"x\""
  *   message above --max-request-bytes + 512 KiB            RESOURCE_EXHAUSTED "grpc: received
  *                                                         message larger than max (N vs. M)"
  *   compressed flag with no grpc-encoding                  INTERNAL "grpc: compressed flag set
@@ -450,7 +450,9 @@ static bool call_admit(struct grpc_call *c)
         call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, text);
         return false;
     }
-    if (c->method->kind == GRPC_UNARY && !encoding_is_identity(c)) {
+    /* grpc-go's processUnaryRPC and processStreamingRPC both look the decompressor up before
+     * the handler runs. */
+    if (!encoding_is_identity(c)) {
         char quoted[4 * GRPC_CALL_ENCODING_BYTES];
         go_quote(quoted, sizeof quoted, c->encoding, strlen(c->encoding));
         snprintf(text, sizeof text, "grpc: Decompressor is not installed for grpc-encoding %s",
@@ -501,19 +503,15 @@ static bool call_payload_ok(struct grpc_call *c)
     uint8_t flags = c->prefix[0];
     if (flags == GRPC_PREFIX_PLAIN)
         return true;
-    if (flags != GRPC_PREFIX_COMPRESSED) {
-        snprintf(text, sizeof text, "grpc: received unexpected payload format %u", flags);
-        call_fail(c, GRPC_STATUS_INTERNAL, text);
-    } else if (encoding_is_identity(c)) {
+    /* A call naming an encoding was refused at its headers (call_admit). */
+    ASSERT(encoding_is_identity(c));
+    if (flags == GRPC_PREFIX_COMPRESSED) {
         call_fail(c, GRPC_STATUS_INTERNAL,
                   "grpc: compressed flag set with identity or empty encoding");
-    } else {
-        char quoted[4 * GRPC_CALL_ENCODING_BYTES];
-        go_quote(quoted, sizeof quoted, c->encoding, strlen(c->encoding));
-        snprintf(text, sizeof text, "grpc: Decompressor is not installed for grpc-encoding %s",
-                 quoted);
-        call_fail(c, GRPC_STATUS_UNIMPLEMENTED, text);
+        return false;
     }
+    snprintf(text, sizeof text, "grpc: received unexpected payload format %u", flags);
+    call_fail(c, GRPC_STATUS_INTERNAL, text);
     return false;
 }
 
