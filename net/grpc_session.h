@@ -30,6 +30,7 @@ struct grpc_server {
     struct grpc_server_limits limits;
     const struct grpc_method_set *methods;
     struct shard *shard;
+    uint32_t streams_max; /* SETTINGS_MAX_CONCURRENT_STREAMS we sent: calls open at most */
     void (*output_hook)(void *arg);
     void *output_hook_arg;
 
