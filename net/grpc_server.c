@@ -29,6 +29,10 @@
 #define GRPC_PING_IDLE_MIN_NS (2ull * 3600 * 1000000000)
 /* Strikes a client may collect before it is told to calm down (grpc-go's maxPingStrikes). */
 #define GRPC_PING_STRIKES_MAX 2
+/* Room for deadlines when the first call with one arrives; the heap doubles from there. Sized
+ * for every call the session allows at once it would be 32 KiB, more than an idle connection's
+ * whole budget, and etcd's clients give every call a deadline. */
+#define GRPC_DEADLINES_FIRST 4
 /* An HTTP/2 frame header: length (3 bytes), type, flags, stream id (4). */
 #define GRPC_H2_FRAME_HEADER_BYTES 9
 #define GRPC_H2_SETTING_BYTES      6
@@ -547,9 +551,38 @@ static void deadline_fire(struct timer *t, uint64_t now_ns)
     grpc_call_on_deadline(c);
 }
 
+/* Moves the deadlines into a heap of twice the room (the first holds GRPC_DEADLINES_FIRST),
+ * never more than the calls the session allows. Returns 0 or -ENOMEM. */
+static int deadlines_grow(struct grpc_server *s)
+{
+    struct timer_heap *old = &s->deadlines;
+    uint32_t capacity = old->items == NULL ? GRPC_DEADLINES_FIRST : 2 * old->capacity;
+    capacity = capacity < s->streams_max ? capacity : s->streams_max;
+    ASSERT(old->items == NULL || capacity > old->capacity);
+    struct timer_heap bigger;
+    if (timer_heap_init(&bigger, capacity) != 0)
+        return -ENOMEM;
+    while (old->count > 0) {
+        struct timer *t = old->items[0];
+        uint64_t deadline_ns = t->deadline_ns;
+        timer_fn fn = t->fn;
+        timer_cancel(old, t);
+        int rc = timer_arm(&bigger, t, deadline_ns, fn);
+        ASSERT(rc == 0);
+    }
+    if (old->items != NULL)
+        timer_heap_destroy(old);
+    *old = bigger;
+    return 0;
+}
+
 int grpc_server_deadline_arm(struct grpc_server *s, struct grpc_call *c)
 {
-    if (s->deadlines.items == NULL && timer_heap_init(&s->deadlines, GRPC_SERVER_STREAMS_MAX) != 0)
+    /* The call is open and not armed yet, so fewer than streams_max deadlines are: a full heap
+     * can always grow. */
+    bool full = s->deadlines.count == s->deadlines.capacity;
+    ASSERT(timer_armed(&c->deadline) || s->deadlines.count < s->streams_max);
+    if (full && !timer_armed(&c->deadline) && deadlines_grow(s) != 0)
         return -ENOMEM;
     return timer_arm(&s->deadlines, &c->deadline, c->deadline_ns, deadline_fire);
 }
