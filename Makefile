@@ -5,7 +5,7 @@ CMAKE_RELEASE := -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # Extra flags for ringd under `make run`, e.g. make run ARGS="--log-level debug".
 ARGS ?=
 
-.PHONY: run test deps release asan tsan test-release test-asan test-tsan bench format clean
+.PHONY: run test deps release asan tsan test-release test-asan test-tsan bench fuzz format clean
 
 deps:
 	@.ci/install-deps
@@ -42,6 +42,18 @@ test-tsan: tsan
 # Microbenchmarks (numbers for docs/PERFORMANCE.md, never asserted in tests).
 bench: release
 	./build/release/bench/bench_ring
+
+# libFuzzer on the gRPC server's input path (clang, ASan+UBSan). New corpus entries go to
+# build/fuzz/corpus; a crash is written to build/fuzz/ and belongs, once fixed, in
+# tests/fuzz/grpc_server/ so every test run replays it.
+FUZZ_SECONDS ?= 120
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B build/fuzz $(CMAKE_RELEASE) -DRINGD_SANITIZE=address \
+	    -DRINGD_FUZZ=ON >/dev/null
+	cmake --build build/fuzz -j$(JOBS) --target fuzz_grpc_server
+	mkdir -p build/fuzz/corpus
+	cd build/fuzz && ./tests/fuzz_grpc_server -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    corpus ../../tests/fuzz/grpc_server
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cc')

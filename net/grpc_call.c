@@ -9,8 +9,8 @@
  *                                                         "malformed method name: \"/x\""
  *   unknown service / method                               UNIMPLEMENTED "unknown service S",
  *                                                         "unknown method M for service S"
- *   unary call with a grpc-encoding other than identity    UNIMPLEMENTED "grpc: Decompressor is
- *                                                         not installed for grpc-encoding \"x\""
+ *   any call with a grpc-encoding other than identity      UNIMPLEMENTED "grpc: Decompressor is
+ *   (etcd installs no decompressor)                       not installed for grpc-encoding \"x\""
  *   message above --max-request-bytes + 512 KiB            RESOURCE_EXHAUSTED "grpc: received
  *                                                         message larger than max (N vs. M)"
  *   compressed flag with no grpc-encoding                  INTERNAL "grpc: compressed flag set
@@ -21,7 +21,8 @@
  *                                                         request: unexpected EOF"
  *   stream ends inside a message                           UNKNOWN "unexpected EOF"
  *   unary stream ends without a message                    UNKNOWN "EOF"
- *   a second message on a unary call                       ignored
+ *   anything after the first message of a unary or         never read (not even its prefix)
+ *   server-streaming call
  * A status sent while the client has not half-closed is followed by RST_STREAM NO_ERROR. */
 #include <errno.h>
 #include <malloc.h>
@@ -382,9 +383,21 @@ void grpc_call_on_header(struct grpc_call *c, const uint8_t *name, size_t name_l
     }
 }
 
-/* Ends a call the transport answers itself (no handler involved). */
+/* The handler loses the call: it must drop every reference to it. */
+static void call_cancel_handler(struct grpc_call *c)
+{
+    if (!c->handler_owns)
+        return;
+    c->handler_owns = false;
+    if (c->method->on_cancel != NULL)
+        c->method->on_cancel(c);
+}
+
+/* Ends a call the transport answers itself. A handler holding the call (a stream whose next
+ * message is bad or cut short) loses it first: it would otherwise answer a finished call. */
 static void call_fail(struct grpc_call *c, enum grpc_status status, const char *message)
 {
+    call_cancel_handler(c);
     call_end(c, status, message);
 }
 
@@ -398,15 +411,6 @@ static void call_reset(struct grpc_call *c, uint32_t error_code)
 static bool encoding_is_identity(const struct grpc_call *c)
 {
     return c->encoding[0] == '\0' || strcmp(c->encoding, "identity") == 0;
-}
-
-/* ringd has no decompressor: every grpc-encoding but identity is one grpc-go lacks too. */
-static void call_fail_no_decompressor(struct grpc_call *c)
-{
-    char quoted[4 * GRPC_CALL_ENCODING_BYTES], text[GRPC_STATUS_TEXT_BYTES];
-    go_quote(quoted, sizeof quoted, c->encoding, strlen(c->encoding));
-    snprintf(text, sizeof text, "grpc: Decompressor is not installed for grpc-encoding %s", quoted);
-    call_fail(c, GRPC_STATUS_UNIMPLEMENTED, text);
 }
 
 /* Finds the method for :path, or fails the call as grpc-go does. */
@@ -446,8 +450,14 @@ static bool call_admit(struct grpc_call *c)
         call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, text);
         return false;
     }
-    if (c->method->kind == GRPC_UNARY && !encoding_is_identity(c)) {
-        call_fail_no_decompressor(c);
+    /* grpc-go's processUnaryRPC and processStreamingRPC both look the decompressor up before
+     * the handler runs. */
+    if (!encoding_is_identity(c)) {
+        char quoted[4 * GRPC_CALL_ENCODING_BYTES];
+        go_quote(quoted, sizeof quoted, c->encoding, strlen(c->encoding));
+        snprintf(text, sizeof text, "grpc: Decompressor is not installed for grpc-encoding %s",
+                 quoted);
+        call_fail(c, GRPC_STATUS_UNIMPLEMENTED, text);
         return false;
     }
     if (c->deadline_ns != 0 && grpc_server_deadline_arm(c->s, c) != 0) {
@@ -461,6 +471,9 @@ void grpc_call_on_headers_done(struct grpc_call *c, bool end_stream)
 {
     if (c->state != GRPC_CALL_HEADERS)
         return;
+    /* Known before any answer below: the stream of a call answered at its headers must not be
+     * reset (grpc_call_on_trailers_sent) when the client closed its side with them. */
+    c->half_closed = end_stream;
     if (c->headers_bad || !c->content_type_ok) {
         call_reset(c, NGHTTP2_PROTOCOL_ERROR);
         return;
@@ -490,28 +503,35 @@ static bool call_payload_ok(struct grpc_call *c)
     uint8_t flags = c->prefix[0];
     if (flags == GRPC_PREFIX_PLAIN)
         return true;
-    if (flags != GRPC_PREFIX_COMPRESSED) {
-        snprintf(text, sizeof text, "grpc: received unexpected payload format %u", flags);
-        call_fail(c, GRPC_STATUS_INTERNAL, text);
-    } else if (encoding_is_identity(c)) {
+    /* A call naming an encoding was refused at its headers (call_admit). */
+    ASSERT(encoding_is_identity(c));
+    if (flags == GRPC_PREFIX_COMPRESSED) {
         call_fail(c, GRPC_STATUS_INTERNAL,
                   "grpc: compressed flag set with identity or empty encoding");
-    } else {
-        call_fail_no_decompressor(c);
+        return false;
     }
+    snprintf(text, sizeof text, "grpc: received unexpected payload format %u", flags);
+    call_fail(c, GRPC_STATUS_INTERNAL, text);
     return false;
+}
+
+/* Unary and server-streaming calls take one message: grpc-go never reads past it, so nothing
+ * after it is looked at (its prefix, size, flags, a cut end) and none of it can fail a call the
+ * handler may hold. */
+static bool call_reads_more(const struct grpc_call *c)
+{
+    bool single = c->method->kind == GRPC_UNARY || c->method->kind == GRPC_SERVER_STREAM;
+    return !single || !c->got_message;
 }
 
 /* One complete request message: decode it and hand it to the handler. */
 static void call_deliver(struct grpc_call *c, const uint8_t *bytes, size_t len)
 {
+    ASSERT(call_reads_more(c));
+    c->got_message = true;
     if (!call_payload_ok(c))
         return;
     const struct grpc_method *m = c->method;
-    bool single = m->kind == GRPC_UNARY || m->kind == GRPC_SERVER_STREAM;
-    if (single && c->got_message)
-        return; /* grpc-go reads one message for these and ignores the rest */
-    c->got_message = true;
     if (m->proposal && len > c->s->limits.max_request_bytes) {
         enum grpc_status status;
         const char *text;
@@ -612,7 +632,7 @@ static void call_drop_partial(struct grpc_call *c)
 
 void grpc_call_on_data(struct grpc_call *c, const uint8_t *data, size_t len)
 {
-    while (len > 0 && c->state == GRPC_CALL_OPEN) {
+    while (len > 0 && c->state == GRPC_CALL_OPEN && call_reads_more(c)) {
         size_t n;
         if (c->prefix_len < GRPC_PREFIX_BYTES) {
             n = GRPC_PREFIX_BYTES - c->prefix_len;
@@ -628,10 +648,9 @@ void grpc_call_on_data(struct grpc_call *c, const uint8_t *data, size_t len)
         data += n;
         len -= n;
     }
-    if (c->state != GRPC_CALL_OPEN) {
+    if (c->state != GRPC_CALL_OPEN)
         call_drop_partial(c);
-        call_consume(c, len); /* the call is over: whatever else comes is dropped */
-    }
+    call_consume(c, len); /* the call is over, or took its one message: the rest is dropped */
 }
 
 void grpc_call_on_half_close(struct grpc_call *c)
@@ -655,21 +674,10 @@ void grpc_call_on_half_close(struct grpc_call *c)
     }
 }
 
-/* The handler loses the call: it must drop every reference to it. */
-static void call_cancel_handler(struct grpc_call *c)
-{
-    if (!c->handler_owns)
-        return;
-    c->handler_owns = false;
-    if (c->method->on_cancel != NULL)
-        c->method->on_cancel(c);
-}
-
 void grpc_call_on_deadline(struct grpc_call *c)
 {
     if (c->state != GRPC_CALL_OPEN)
         return;
-    call_cancel_handler(c);
     call_fail(c, GRPC_STATUS_DEADLINE_EXCEEDED, GRPC_DEADLINE_EXCEEDED_MESSAGE);
 }
 

@@ -37,10 +37,12 @@ struct grpc_method {
     void (*on_message)(struct grpc_call *call, const ProtobufCMessage *request);
     /* Streams only: the client half-closed (sent END_STREAM). May be NULL. */
     void (*on_half_close)(struct grpc_call *call);
-    /* The stream was reset, its connection closed or its deadline passed before the handler
-     * finished the call. The handler must drop every reference to it and not finish it: the
-     * transport frees it (after sending DEADLINE_EXCEEDED "context deadline exceeded" when the
-     * deadline passed). May be NULL for handlers that always finish synchronously. */
+    /* The stream was reset, its connection closed, its deadline passed, or a later request
+     * message of a stream was bad or cut short, before the handler finished the call. The
+     * handler must drop every reference to it and not finish it: the transport frees it (after
+     * sending the status: DEADLINE_EXCEEDED "context deadline exceeded" when the deadline
+     * passed, the bad message's otherwise). May be NULL for handlers that always finish
+     * synchronously. */
     void (*on_cancel)(struct grpc_call *call);
     bool needs_auth;   /* checked against the "token" metadata once auth lands */
     bool needs_leader; /* forwarded to the leader once clustering lands */

@@ -29,6 +29,13 @@
 #define GRPC_PING_IDLE_MIN_NS (2ull * 3600 * 1000000000)
 /* Strikes a client may collect before it is told to calm down (grpc-go's maxPingStrikes). */
 #define GRPC_PING_STRIKES_MAX 2
+/* Room for deadlines when the first call with one arrives; the heap doubles from there. Sized
+ * for every call the session allows at once it would be 32 KiB, more than an idle connection's
+ * whole budget, and etcd's clients give every call a deadline. */
+#define GRPC_DEADLINES_FIRST 4
+/* An HTTP/2 frame header: length (3 bytes), type, flags, stream id (4). */
+#define GRPC_H2_FRAME_HEADER_BYTES 9
+#define GRPC_H2_SETTING_BYTES      6
 
 static _Thread_local struct pool grpc_chunk_pool;
 
@@ -156,6 +163,14 @@ static int h2_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, voi
     struct grpc_server *s = server_of(user_data);
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
+    if (s->calls_count >= s->streams_max) {
+        /* grpc-go refuses the stream, and the client may retry it (see server_preface). The
+         * stream gets no call: its headers and data are ignored until the reset goes out. */
+        if (nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                      NGHTTP2_REFUSED_STREAM) != 0)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return 0;
+    }
     struct grpc_call *c = grpc_call_new(s, frame->hd.stream_id);
     if (c == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM INTERNAL_ERROR */
@@ -329,12 +344,48 @@ static uint32_t server_stream_window(const struct grpc_server_limits *limits)
     return (uint32_t)bytes;
 }
 
+/* SETTINGS_MAX_CONCURRENT_STREAMS: --max-concurrent-streams within our bound; 0 is no limit,
+ * as grpc-go takes it. */
+static uint32_t server_streams_max(const struct grpc_server_limits *limits)
+{
+    uint32_t streams = limits->max_concurrent_streams;
+    return streams == 0 || streams > GRPC_SERVER_STREAMS_MAX ? GRPC_SERVER_STREAMS_MAX : streams;
+}
+
+/* Writes streams_max into the serialised SETTINGS frame at the head of the output, over the
+ * value nghttp2 was given. */
+static void preface_advertise_streams(struct grpc_server *s)
+{
+    struct grpc_out_chunk *c = s->out_head;
+    ASSERT(c != NULL && c->start == 0 && c->end >= GRPC_H2_FRAME_HEADER_BYTES);
+    uint8_t *frame = c->data;
+    uint32_t len = (uint32_t)frame[0] << 16 | (uint32_t)frame[1] << 8 | frame[2];
+    ASSERT(frame[3] == NGHTTP2_SETTINGS && len % GRPC_H2_SETTING_BYTES == 0 &&
+           GRPC_H2_FRAME_HEADER_BYTES + len <= c->end);
+    for (uint32_t i = 0; i < len; i += GRPC_H2_SETTING_BYTES) {
+        uint8_t *entry = frame + GRPC_H2_FRAME_HEADER_BYTES + i;
+        if ((entry[0] << 8 | entry[1]) != NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+            continue;
+        entry[2] = (uint8_t)(s->streams_max >> 24);
+        entry[3] = (uint8_t)(s->streams_max >> 16);
+        entry[4] = (uint8_t)(s->streams_max >> 8);
+        entry[5] = (uint8_t)s->streams_max;
+        return;
+    }
+    ASSERT(false); /* server_preface put the entry there */
+}
+
+/* nghttp2 enforces the SETTINGS_MAX_CONCURRENT_STREAMS it sends, once the client acknowledged
+ * it, as a connection error: one stream too many and GOAWAY PROTOCOL_ERROR ends every call.
+ * grpc-go refuses that one stream (RST_STREAM REFUSED_STREAM) and the client retries it. So
+ * nghttp2 is given no limit, the client is sent ours (preface_advertise_streams), and
+ * h2_begin_headers refuses the streams over it. */
 static int server_preface(struct grpc_server *s)
 {
-    uint32_t streams = s->limits.max_concurrent_streams;
+    ASSERT(s->out_bytes == 0);
+    s->streams_max = server_streams_max(&s->limits);
     nghttp2_settings_entry iv[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
-         streams < GRPC_SERVER_STREAMS_MAX ? streams : GRPC_SERVER_STREAMS_MAX},
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, UINT32_MAX}, /* nghttp2's default: none */
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, server_stream_window(&s->limits)},
     };
     int rc = nghttp2_submit_settings(s->h2, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
@@ -343,7 +394,10 @@ static int server_preface(struct grpc_server *s)
                                                    GRPC_SERVER_CONN_WINDOW_BYTES);
     if (rc == 0)
         rc = nghttp2_session_send(s->h2);
-    return rc == 0 ? 0 : -ENOMEM;
+    if (rc != 0 || s->out_bytes == 0)
+        return -ENOMEM;
+    preface_advertise_streams(s);
+    return 0;
 }
 
 struct grpc_server *grpc_server_new(const struct grpc_server_limits *limits,
@@ -497,9 +551,38 @@ static void deadline_fire(struct timer *t, uint64_t now_ns)
     grpc_call_on_deadline(c);
 }
 
+/* Moves the deadlines into a heap of twice the room (the first holds GRPC_DEADLINES_FIRST),
+ * never more than the calls the session allows. Returns 0 or -ENOMEM. */
+static int deadlines_grow(struct grpc_server *s)
+{
+    struct timer_heap *old = &s->deadlines;
+    uint32_t capacity = old->items == NULL ? GRPC_DEADLINES_FIRST : 2 * old->capacity;
+    capacity = capacity < s->streams_max ? capacity : s->streams_max;
+    ASSERT(old->items == NULL || capacity > old->capacity);
+    struct timer_heap bigger;
+    if (timer_heap_init(&bigger, capacity) != 0)
+        return -ENOMEM;
+    while (old->count > 0) {
+        struct timer *t = old->items[0];
+        uint64_t deadline_ns = t->deadline_ns;
+        timer_fn fn = t->fn;
+        timer_cancel(old, t);
+        int rc = timer_arm(&bigger, t, deadline_ns, fn);
+        ASSERT(rc == 0);
+    }
+    if (old->items != NULL)
+        timer_heap_destroy(old);
+    *old = bigger;
+    return 0;
+}
+
 int grpc_server_deadline_arm(struct grpc_server *s, struct grpc_call *c)
 {
-    if (s->deadlines.items == NULL && timer_heap_init(&s->deadlines, GRPC_SERVER_STREAMS_MAX) != 0)
+    /* The call is open and not armed yet, so fewer than streams_max deadlines are: a full heap
+     * can always grow. */
+    bool full = s->deadlines.count == s->deadlines.capacity;
+    ASSERT(timer_armed(&c->deadline) || s->deadlines.count < s->streams_max);
+    if (full && !timer_armed(&c->deadline) && deadlines_grow(s) != 0)
         return -ENOMEM;
     return timer_arm(&s->deadlines, &c->deadline, c->deadline_ns, deadline_fire);
 }

@@ -30,6 +30,7 @@ struct grpc_server {
     struct grpc_server_limits limits;
     const struct grpc_method_set *methods;
     struct shard *shard;
+    uint32_t streams_max; /* SETTINGS_MAX_CONCURRENT_STREAMS we sent: calls open at most */
     void (*output_hook)(void *arg);
     void *output_hook_arg;
 
@@ -42,7 +43,8 @@ struct grpc_server {
     /* Open calls (streams with a call), for deadlines, cancellation and free. */
     struct grpc_call *calls;
     uint32_t calls_count;
-    struct timer_heap deadlines;  /* of calls with a grpc-timeout; allocated on first use */
+    struct timer_heap deadlines;  /* of calls with a grpc-timeout; allocated on first use and
+                                     doubled when full, up to streams_max */
     uint64_t input_partial_bytes; /* bytes of messages not yet complete, over all calls */
 
     uint64_t now_ns; /* the time of the feed or tick being processed */
