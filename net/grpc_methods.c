@@ -1,7 +1,7 @@
 /* The declarative table of every gRPC method an etcd 3.5 server registers (etcd's rpc.proto,
- * v3lock.proto, v3election.proto): path, message types, streaming kind, handler and what the
- * method requires. A method whose handler is NULL answers UNIMPLEMENTED naming itself
- * (grpc_call.c); issues that implement a service fill its handlers in here.
+ * v3lock.proto, v3election.proto, grpc's health.proto): path, message types, streaming kind,
+ * handler and what the method requires. A method whose handler is NULL answers UNIMPLEMENTED naming
+ * itself (grpc_call.c); issues that implement a service fill its handlers in here.
  *
  * needs_auth and needs_leader are what the auth and clustering issues will enforce: auth is
  * checked for the key space, lease, maintenance and auth-management methods (etcd's
@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "etcdserverpb/rpc.pb-c.h"
+#include "grpc/health/v1/health.pb-c.h"
 #include "grpc_method.h"
+#include "health_check.h"
 #include "maintenance_status.h"
 #include "v3electionpb/v3election.pb-c.h"
 #include "v3lockpb/v3lock.pb-c.h"
@@ -120,6 +122,25 @@ static const struct grpc_method grpc_methods[] = {
     METHOD(v3electionpb, Election, Observe, leader_request, leader_response, GRPC_SERVER_STREAM,
            NULL, AUTH),
     METHOD(v3electionpb, Election, Resign, resign_request, resign_response, GRPC_UNARY, NULL, AUTH),
+
+    /* gRPC's health service, which etcd registers too. */
+    {
+        .path = "/grpc.health.v1.Health/Check",
+        .service = "grpc.health.v1.Health",
+        .name = "Check",
+        .request = &grpc__health__v1__health_check_request__descriptor,
+        .response = &grpc__health__v1__health_check_response__descriptor,
+        .kind = GRPC_UNARY,
+        .on_message = health_check_on_message,
+    },
+    {
+        .path = "/grpc.health.v1.Health/Watch",
+        .service = "grpc.health.v1.Health",
+        .name = "Watch",
+        .request = &grpc__health__v1__health_check_request__descriptor,
+        .response = &grpc__health__v1__health_check_response__descriptor,
+        .kind = GRPC_SERVER_STREAM,
+    },
 };
 
 const struct grpc_method_set grpc_etcd_methods = {

@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cluster_view.h"
 #include "config.h"
@@ -42,6 +43,17 @@ static void main_grpc_limits(const struct config *cfg, struct grpc_server_limits
     };
 }
 
+/* Every client connection is a file descriptor: take the hard limit, as etcd's Go runtime does
+ * at start (Go 1.19 and later raise the soft RLIMIT_NOFILE to the hard one). */
+static void main_raise_nofile(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &lim); /* best effort: the old limit still works */
+    }
+}
+
 int main(int argc, char **argv, char **envp)
 {
     static struct config cfg;
@@ -51,6 +63,7 @@ int main(int argc, char **argv, char **envp)
     if (r < 0)
         return cfg.exit_status;
     log_set_level(cfg.log_level);
+    main_raise_nofile();
     config_log(&cfg);
 
     /* Bootstrap checks and ids, failing as etcd does: a warning, then a fatal line, exit 1. */

@@ -1,7 +1,7 @@
 /* The client API front end of a running ringd, through our own gRPC client: thousands of
  * concurrent calls over many connections and shards, many streams at once, requests around
- * --max-request-bytes, a reader that stops reading while others go on, and bad bytes on one
- * connection that no other connection notices. */
+ * --max-request-bytes, a reader that stops reading while others go on, bad bytes on one
+ * connection that no other connection notices, and gRPC's health service. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <etcdserverpb/rpc.pb-c.h>
+#include <grpc/health/v1/health.pb-c.h>
 
 #include "grpc_client.h"
 #include "test_support.h"
@@ -284,6 +285,36 @@ static void test_bad_bytes_do_not_disturb_others(void **state)
     grpc_client_destroy(client);
 }
 
+static void health_check(struct grpc_client_conn *conn, const char *service,
+                         struct grpc_client_reply *reply)
+{
+    Grpc__Health__V1__HealthCheckRequest check = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    check.service = (char *)service;
+    struct grpc_client_request req = {.path = "/grpc.health.v1.Health/Check",
+                                      .message = &check.base,
+                                      .response =
+                                          &grpc__health__v1__health_check_response__descriptor};
+    assert_int_equal(grpc_client_unary_sync(conn, &req, DEADLINE_MS, reply), 0);
+}
+
+/* gRPC's health service, as etcd answers it: the server ("") is serving, nothing else is known. */
+static void test_health_check(void **state)
+{
+    (void)state;
+    struct grpc_client *client = client_new(4, 1);
+    struct grpc_client_conn *conn = conn_new(client);
+    struct grpc_client_reply reply;
+    health_check(conn, "", &reply);
+    assert_int_equal(reply.status, GRPC_STATUS_OK);
+    const Grpc__Health__V1__HealthCheckResponse *r = (const void *)reply.response;
+    assert_int_equal(r->status, GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+    grpc_client_reply_free(&reply);
+    health_check(conn, "etcdserverpb.KV", &reply);
+    assert_int_equal(reply.status, GRPC_STATUS_NOT_FOUND);
+    assert_string_equal(reply.message, "unknown service");
+    grpc_client_destroy(client);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_request_size_limits),
         cmocka_unit_test(test_slow_reader),
         cmocka_unit_test(test_bad_bytes_do_not_disturb_others),
+        cmocka_unit_test(test_health_check),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
