@@ -91,6 +91,10 @@ _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connect
 #define GRPC_CLIENT_DECODE_RETAIN_BYTES      (64u << 10)  /* decode scratch kept between messages */
 #define GRPC_CLIENT_DESTROY_WAIT_MS          10000 /* destroy waits this long for cancelled I/O */
 
+/* MVCC store (store/mvcc). */
+#define MVCC_INDEX_PARTITIONS 4  /* skip lists the key index is split into, by key hash */
+#define MVCC_SKIPLIST_LEVELS  24 /* levels of one skip list: 4^24 keys before it degrades */
+
 /* Cluster view and Maintenance.Status. */
 #define CLUSTER_PEER_URLS_MAX CONFIG_URLS_MAX /* peer URLs of one member */
 /* StatusResponse.errors: "etcdserver: no leader" plus the alarms etcd can raise (NOSPACE and
