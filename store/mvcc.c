@@ -629,8 +629,10 @@ static int walk_one(struct mvcc_writer *w)
     if (err != 0)
         return err;
     struct mvcc_key *k = w->walk_next;
-    /* Read before k may leave the list: an unlinked node keeps its links, but new keys are
-     * linked only into the list. */
+    /* The position survives between steps as a node pointer because only this walk ever
+     * unlinks nodes, and it has not reached that one yet. Keys the writer links before the
+     * position meanwhile are new: their versions are all above walk_rev, unless walk_rev rises
+     * (compact_schedule), which schedules another pass. */
     w->walk_next = (struct mvcc_key *)skiplist_next(k);
     compact_key(w, &w->store->parts[w->walk_part].list, k, w->walk_rev);
     return 0;

@@ -66,10 +66,12 @@ const struct mvcc_key *skiplist_seek(const struct skiplist *l, const uint8_t *ke
 {
     const struct mvcc_key *x = l->head;
     const struct mvcc_key *n = NULL;
+    const struct mvcc_key *known_ge = NULL; /* a node already found >= key: no second compare */
     int top = atomic_load_explicit(&l->levels, memory_order_relaxed);
     for (int i = top - 1; i >= 0; i--) {
-        while ((n = link_acquire(x, i)) != NULL && node_cmp(n, key, key_len) < 0)
+        while ((n = link_acquire(x, i)) != NULL && n != known_ge && node_cmp(n, key, key_len) < 0)
             x = n;
+        known_ge = n;
     }
     /* n, not a fresh load of x's level 0: the writer may have linked a key < key after x
      * since, and a seek must never return a node before its key. */
@@ -102,9 +104,11 @@ struct mvcc_key *skiplist_find(struct skiplist *l, const uint8_t *key, uint32_t 
 {
     struct mvcc_key *x = l->head;
     struct mvcc_key *n = NULL;
+    const struct mvcc_key *known_ge = NULL;
     for (int i = MVCC_SKIPLIST_LEVELS - 1; i >= 0; i--) {
-        while ((n = link_own(x, i)) != NULL && node_cmp(n, key, key_len) < 0)
+        while ((n = link_own(x, i)) != NULL && n != known_ge && node_cmp(n, key, key_len) < 0)
             x = n;
+        known_ge = n;
         preds[i] = x;
     }
     return n != NULL && node_cmp(n, key, key_len) == 0 ? n : NULL;
@@ -133,9 +137,9 @@ void skiplist_unlink(struct skiplist *l, struct mvcc_key *node)
     struct mvcc_key *preds[MVCC_SKIPLIST_LEVELS];
     struct mvcc_key *found = skiplist_find(l, node->bytes, node->len, preds);
     ASSERT(found == node);
-    /* Top-down, so that a node is never reachable on a level above one it has left: a reader
-     * descending from above always lands on a node that is still linked below, or on this
-     * one, whose own links still lead on. */
+    /* Top-down keeps every level a sub-list of the one below at every moment, as bottom-up
+     * linking does for inserts. A reader already standing on the node is not disturbed: its
+     * links stay as they were and still lead into the list. */
     for (int i = node->height - 1; i >= 0; i--) {
         ASSERT(link_own(preds[i], i) == node);
         atomic_store_explicit(&skiplist_links(preds[i])[i], link_own(node, i),
