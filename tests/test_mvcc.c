@@ -1269,6 +1269,8 @@ static void conc_write(struct conc *c)
         mvcc_reclaim(&c->s);
     }
     assert_true(txns >= 100);
+    print_message("concurrent: %d write transactions, reads %" PRIu64 " and %" PRIu64 "\n", txns,
+                  (uint64_t)atomic_load(&c->reads[0]), (uint64_t)atomic_load(&c->reads[1]));
 }
 
 static void test_concurrent_readers(void **state)
