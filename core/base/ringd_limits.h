@@ -50,15 +50,17 @@
 /* gRPC server sessions (net/grpc_server, net/grpc_call). */
 #define GRPC_SERVER_STREAMS_MAX       4096 /* SETTINGS_MAX_CONCURRENT_STREAMS we advertise at most */
 #define GRPC_SERVER_CONN_WINDOW_BYTES (16u << 20) /* HTTP/2 connection window we grant */
-#define GRPC_SERVER_STREAM_WINDOW_MIN (64u << 10) /* stream window at the least (HTTP/2 default) \
-                                                   */
-#define GRPC_SERVER_INPUT_PARTIAL_MAX (64u << 20) /* bytes of unfinished messages, per connection \
-                                                   */
-#define GRPC_OUT_CHUNK_BYTES         16384        /* one block of a connection's pending output */
-#define GRPC_OUT_CHUNKS_RETAINED_MAX 512          /* free output blocks a thread keeps: 8 MiB */
-#define GRPC_CALLS_RETAINED_MAX      4096         /* free call objects a thread keeps */
-#define GRPC_CALL_RETAIN_BYTES       (16u << 10)  /* buffer capacity a kept call keeps */
-#define GRPC_CALL_PATH_BYTES_MAX     256          /* :path kept (a longer one is unknown anyway) */
+#define GRPC_SERVER_STREAM_WINDOW_MIN                          \
+    (64u << 10) /* stream window at the least (HTTP/2 default) \
+                 */
+#define GRPC_SERVER_INPUT_PARTIAL_MAX                                                            \
+    (64u << 20)                                  /* bytes of unfinished messages, per connection \
+                                                  */
+#define GRPC_OUT_CHUNK_BYTES         16384       /* one block of a connection's pending output */
+#define GRPC_OUT_CHUNKS_RETAINED_MAX 512         /* free output blocks a thread keeps: 8 MiB */
+#define GRPC_CALLS_RETAINED_MAX      4096        /* free call objects a thread keeps */
+#define GRPC_CALL_RETAIN_BYTES       (16u << 10) /* buffer capacity a kept call keeps */
+#define GRPC_CALL_PATH_BYTES_MAX     256         /* :path kept (a longer one is unknown anyway) */
 #define GRPC_CALL_CONTENT_TYPE_BYTES 64   /* content-type echoed back (longer: the base type) */
 #define GRPC_CALL_ENCODING_BYTES     32   /* grpc-encoding kept for its error message */
 #define GRPC_CALL_METADATA_MAX       8    /* request metadata entries kept per call */
@@ -92,8 +94,9 @@ _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connect
 #define GRPC_CLIENT_DESTROY_WAIT_MS          10000 /* destroy waits this long for cancelled I/O */
 
 /* MVCC store (store/mvcc). */
-#define MVCC_INDEX_PARTITIONS 4  /* skip lists the key index is split into, by key hash */
-#define MVCC_SKIPLIST_LEVELS  24 /* levels of one skip list: 4^24 keys before it degrades */
+#define MVCC_INDEX_PARTITIONS 4   /* skip lists the key index is split into, by key hash */
+#define MVCC_SKIPLIST_LEVELS  24  /* levels of one skip list: 4^24 keys before it degrades */
+#define MVCC_RETIRE_BATCH_MAX 256 /* unlinked keys or version chains per deferred free */
 
 /* Cluster view and Maintenance.Status. */
 #define CLUSTER_PEER_URLS_MAX CONFIG_URLS_MAX /* peer URLs of one member */
