@@ -85,3 +85,38 @@ void cluster_view_set_db_size(struct cluster_view *v, int64_t db_size_bytes,
     atomic_store_explicit(&v->db_size_bytes, db_size_bytes, memory_order_relaxed);
     atomic_store_explicit(&v->db_size_in_use_bytes, db_size_in_use_bytes, memory_order_relaxed);
 }
+
+void cluster_view_set_alarms(struct cluster_view *v, const struct alarm_set *alarms)
+{
+    ASSERT(alarms->count <= ALARMS_MAX);
+    uint32_t seq = atomic_load_explicit(&v->alarms_seq, memory_order_relaxed);
+    atomic_store_explicit(&v->alarms_seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release); /* the odd count is seen before the new data */
+    for (uint32_t i = 0; i < alarms->count; i++) {
+        atomic_store_explicit(&v->alarm_member_ids[i], alarms->items[i].member_id,
+                              memory_order_relaxed);
+        atomic_store_explicit(&v->alarm_types[i], alarms->items[i].type, memory_order_relaxed);
+    }
+    atomic_store_explicit(&v->alarms_count, alarms->count, memory_order_relaxed);
+    atomic_store_explicit(&v->alarms_seq, seq + 2, memory_order_release);
+}
+
+void cluster_view_alarms(const struct cluster_view *v, struct alarm_set *out)
+{
+    for (;;) { /* retries only while the apply actor rewrites the set: rare and short */
+        uint32_t seq = atomic_load_explicit(&v->alarms_seq, memory_order_acquire);
+        if (seq & 1)
+            continue;
+        uint32_t n = atomic_load_explicit(&v->alarms_count, memory_order_relaxed);
+        n = n <= ALARMS_MAX ? n : ALARMS_MAX;
+        for (uint32_t i = 0; i < n; i++) {
+            out->items[i].member_id =
+                atomic_load_explicit(&v->alarm_member_ids[i], memory_order_relaxed);
+            out->items[i].type = atomic_load_explicit(&v->alarm_types[i], memory_order_relaxed);
+        }
+        out->count = n;
+        atomic_thread_fence(memory_order_acquire); /* the copy is read before the re-check */
+        if (atomic_load_explicit(&v->alarms_seq, memory_order_relaxed) == seq)
+            return;
+    }
+}

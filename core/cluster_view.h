@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "alarm.h"
 #include "cluster_id.h"
 #include "config.h"
 #include "etcdserverpb/rpc.pb-c.h"
@@ -54,6 +55,12 @@ struct cluster_view {
     _Atomic int64_t revision;
     _Atomic int64_t db_size_bytes;        /* memory the store holds for data, etcd's dbSize */
     _Atomic int64_t db_size_in_use_bytes; /* of which in use, etcd's dbSizeInUse */
+    /* The raised alarms, under a sequence count (odd while the apply actor rewrites them;
+     * readers retry): rare writes, lock-free reads. */
+    _Atomic uint32_t alarms_seq;
+    _Atomic uint32_t alarms_count;
+    _Atomic uint64_t alarm_member_ids[ALARMS_MAX];
+    _Atomic int32_t alarm_types[ALARMS_MAX];
 };
 
 /* Computes the ids from cfg (cluster_ids_compute: etcd's checks and error texts) and sets the
@@ -119,5 +126,11 @@ void cluster_view_set_applied(struct cluster_view *v, uint64_t raft_applied_inde
                               int64_t revision);
 void cluster_view_set_db_size(struct cluster_view *v, int64_t db_size_bytes,
                               int64_t db_size_in_use_bytes);
+
+/* The apply actor publishes the alarm set after every change of it. */
+void cluster_view_set_alarms(struct cluster_view *v, const struct alarm_set *alarms);
+
+/* A consistent copy of the raised alarms. Any thread. */
+void cluster_view_alarms(const struct cluster_view *v, struct alarm_set *out);
 
 #endif

@@ -11,6 +11,12 @@ enum msg_type {
     MSG_NONE = 0,
     MSG_PING, /* benchmarks and tests: a = sequence, b = send time */
     MSG_PONG, /* the answer to MSG_PING, same payload */
+    /* shard -> apply: ptr = struct kv_proposal (core/kv_proposal.h) */
+    MSG_KV_PROPOSE,
+    /* apply -> shard: ptr = the same proposal, with err and response set */
+    MSG_KV_APPLIED,
+    /* shard -> apply: ptr = a proposal's response buffer, no longer needed */
+    MSG_KV_RELEASE,
     MSG_TYPE_COUNT,
 };
 

@@ -33,6 +33,7 @@
 #include "go_quote.h"
 #include "grpc_error.h"
 #include "grpc_session.h"
+#include "pb_nesting.h"
 #include "pool.h"
 #include "ringd_assert.h"
 #include "ringd_error.h"
@@ -216,10 +217,10 @@ static void call_end(struct grpc_call *c, enum grpc_status status, const char *m
     grpc_server_output(s); /* last: c may be freed inside */
 }
 
-/* Appends one framed message. Returns 0, or -ENOMEM. */
-static int call_queue_message(struct grpc_call *c, const ProtobufCMessage *msg)
+/* Room for one framed message of size bytes at the end of the output; returns where its body
+ * goes, or NULL when memory ran out. */
+static uint8_t *call_frame_room(struct grpc_call *c, size_t size)
 {
-    size_t size = protobuf_c_message_get_packed_size(msg);
     ASSERT(size <= UINT32_MAX - GRPC_PREFIX_BYTES); /* our own responses */
     if (c->out_off > 0) {
         memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
@@ -233,14 +234,25 @@ static int call_queue_message(struct grpc_call *c, const ProtobufCMessage *msg)
             cap *= 2;
         uint8_t *out = realloc(c->out, cap);
         if (out == NULL)
-            return -ENOMEM;
+            return NULL;
         c->out = out;
         c->out_cap = cap;
     }
-    grpc_prefix_write(c->out + c->out_len, GRPC_PREFIX_PLAIN, (uint32_t)size);
-    size_t packed = protobuf_c_message_pack(msg, c->out + c->out_len + GRPC_PREFIX_BYTES);
-    ASSERT(packed == size);
+    uint8_t *frame = c->out + c->out_len;
+    grpc_prefix_write(frame, GRPC_PREFIX_PLAIN, (uint32_t)size);
     c->out_len = need;
+    return frame + GRPC_PREFIX_BYTES;
+}
+
+/* Appends one framed message. Returns 0, or -ENOMEM. */
+static int call_queue_message(struct grpc_call *c, const ProtobufCMessage *msg)
+{
+    size_t size = protobuf_c_message_get_packed_size(msg);
+    uint8_t *body = call_frame_room(c, size);
+    if (body == NULL)
+        return -ENOMEM;
+    size_t packed = protobuf_c_message_pack(msg, body);
+    ASSERT(packed == size);
     return 0;
 }
 
@@ -278,6 +290,26 @@ void *grpc_call_user(const struct grpc_call *call)
 void grpc_call_set_user(struct grpc_call *call, void *user)
 {
     call->user = user;
+}
+
+const uint8_t *grpc_call_request_bytes(const struct grpc_call *call, size_t *len)
+{
+    ASSERT(call->request_bytes != NULL); /* only inside on_message */
+    *len = call->request_len;
+    return call->request_bytes;
+}
+
+void grpc_call_reply_bytes(struct grpc_call *call, const uint8_t *bytes, size_t len)
+{
+    ASSERT(call->state == GRPC_CALL_OPEN && call->handler_owns);
+    uint8_t *body = call_frame_room(call, len);
+    if (body == NULL) {
+        call_end(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "ringd: out of memory for the response");
+        return;
+    }
+    if (len > 0)
+        memcpy(body, bytes, len);
+    call_end(call, GRPC_STATUS_OK, NULL);
 }
 
 void grpc_call_reply(struct grpc_call *call, const ProtobufCMessage *response)
@@ -539,6 +571,11 @@ static void call_deliver(struct grpc_call *c, const uint8_t *bytes, size_t len)
         call_fail(c, status, text);
         return;
     }
+    if (!pb_nesting_within(m->request, bytes, len, GRPC_DECODE_DEPTH_MAX)) {
+        call_fail(c, GRPC_STATUS_INTERNAL,
+                  "grpc: error unmarshalling request: proto: exceeded maximum recursion depth");
+        return;
+    }
     ProtobufCMessage *msg = protobuf_c_message_unpack(m->request, NULL, len, bytes);
     if (msg == NULL) {
         call_fail(c, GRPC_STATUS_INTERNAL, "grpc: error unmarshalling request: unexpected EOF");
@@ -554,7 +591,10 @@ static void call_deliver(struct grpc_call *c, const uint8_t *bytes, size_t len)
         return;
     }
     c->handler_owns = true;
+    c->request_bytes = bytes;
+    c->request_len = len;
     m->on_message(c, msg);
+    c->request_bytes = NULL; /* the call may be over, but it is not freed inside a feed */
     protobuf_c_message_free_unpacked(msg, NULL);
 }
 

@@ -51,9 +51,16 @@ uint64_t grpc_call_deadline_ns(const struct grpc_call *call);
 void *grpc_call_user(const struct grpc_call *call);
 void grpc_call_set_user(struct grpc_call *call, void *user);
 
+/* The packed bytes of the request message being handed to on_message; valid only during that
+ * call (a handler that passes the request on copies them). */
+const uint8_t *grpc_call_request_bytes(const struct grpc_call *call, size_t *len);
+
 /* Unary and client-streaming: sends response (packed at once; the caller keeps ownership)
  * and ends the call with status OK. */
 void grpc_call_reply(struct grpc_call *call, const ProtobufCMessage *response);
+
+/* The same with a response already packed (copied at once). */
+void grpc_call_reply_bytes(struct grpc_call *call, const uint8_t *bytes, size_t len);
 
 /* Server and bidi streams: queues one response message without ending the call. Returns 0,
  * or -RINGD_EFULL when the stream's unsent bytes exceed their bound (the message is not

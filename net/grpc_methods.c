@@ -15,6 +15,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc_method.h"
 #include "health_check.h"
+#include "kv_service.h"
 #include "maintenance_status.h"
 #include "v3electionpb/v3election.pb-c.h"
 #include "v3lockpb/v3lock.pb-c.h"
@@ -25,24 +26,34 @@ enum {
     PROPOSAL = 1 << 2, /* proposal (implies the leader) */
 };
 
-#define METHOD(pkg, svc, meth, req, resp, kind_, handler, flags)                                   \
-    {                                                                                              \
-        .path = "/" #pkg "." #svc "/" #meth, .service = #pkg "." #svc, .name = #meth,              \
-        .request = &pkg##__##req##__descriptor, .response = &pkg##__##resp##__descriptor,          \
-        .kind = (kind_), .on_message = (handler), .needs_auth = ((flags)&AUTH) != 0,               \
-        .needs_leader = ((flags) & (LEADER | PROPOSAL)) != 0, .proposal = ((flags)&PROPOSAL) != 0, \
+#define METHOD_WITH_CANCEL(pkg, svc, meth, req, resp, kind_, handler, cancel, flags)             \
+    {                                                                                            \
+        .path = "/" #pkg "." #svc "/" #meth, .service = #pkg "." #svc, .name = #meth,            \
+        .request = &pkg##__##req##__descriptor, .response = &pkg##__##resp##__descriptor,        \
+        .kind = (kind_), .on_message = (handler), .on_cancel = (cancel),                         \
+        .needs_auth = ((flags)&AUTH) != 0, .needs_leader = ((flags) & (LEADER | PROPOSAL)) != 0, \
+        .proposal = ((flags)&PROPOSAL) != 0,                                                     \
     }
+
+/* A method whose handler always answers before it returns: no on_cancel. */
+#define METHOD(pkg, svc, meth, req, resp, kind, handler, flags) \
+    METHOD_WITH_CANCEL(pkg, svc, meth, req, resp, kind, handler, NULL, flags)
 
 #define ETCD(svc, meth, req, resp, kind, handler, flags) \
     METHOD(etcdserverpb, svc, meth, req, resp, kind, handler, flags)
 
+/* A unary etcd method whose handler may answer later (after the apply actor). */
+#define WRITE(svc, meth, req, resp, handler, cancel, flags) \
+    METHOD_WITH_CANCEL(etcdserverpb, svc, meth, req, resp, GRPC_UNARY, handler, cancel, flags)
+
 static const struct grpc_method grpc_methods[] = {
-    ETCD(KV, Range, range_request, range_response, GRPC_UNARY, NULL, AUTH),
-    ETCD(KV, Put, put_request, put_response, GRPC_UNARY, NULL, AUTH | PROPOSAL),
-    ETCD(KV, DeleteRange, delete_range_request, delete_range_response, GRPC_UNARY, NULL,
-         AUTH | PROPOSAL),
-    ETCD(KV, Txn, txn_request, txn_response, GRPC_UNARY, NULL, AUTH),
-    ETCD(KV, Compact, compaction_request, compaction_response, GRPC_UNARY, NULL, AUTH | PROPOSAL),
+    ETCD(KV, Range, range_request, range_response, GRPC_UNARY, kv_service_range, AUTH),
+    WRITE(KV, Put, put_request, put_response, kv_service_put, kv_service_cancel, AUTH | PROPOSAL),
+    WRITE(KV, DeleteRange, delete_range_request, delete_range_response, kv_service_delete_range,
+          kv_service_cancel, AUTH | PROPOSAL),
+    WRITE(KV, Txn, txn_request, txn_response, kv_service_txn, kv_service_cancel, AUTH),
+    WRITE(KV, Compact, compaction_request, compaction_response, kv_service_compact,
+          kv_service_cancel, AUTH | PROPOSAL),
 
     ETCD(Watch, Watch, watch_request, watch_response, GRPC_BIDI_STREAM, NULL, AUTH),
 
@@ -65,10 +76,12 @@ static const struct grpc_method grpc_methods[] = {
     ETCD(Cluster, MemberPromote, member_promote_request, member_promote_response, GRPC_UNARY, NULL,
          LEADER),
 
-    ETCD(Maintenance, Alarm, alarm_request, alarm_response, GRPC_UNARY, NULL, PROPOSAL),
+    WRITE(Maintenance, Alarm, alarm_request, alarm_response, kv_service_alarm, kv_service_cancel,
+          PROPOSAL),
     ETCD(Maintenance, Status, status_request, status_response, GRPC_UNARY,
          maintenance_status_on_message, 0),
-    ETCD(Maintenance, Defragment, defragment_request, defragment_response, GRPC_UNARY, NULL, AUTH),
+    ETCD(Maintenance, Defragment, defragment_request, defragment_response, GRPC_UNARY,
+         kv_service_defragment, AUTH),
     ETCD(Maintenance, Hash, hash_request, hash_response, GRPC_UNARY, NULL, AUTH),
     ETCD(Maintenance, HashKV, hash_kvrequest, hash_kvresponse, GRPC_UNARY, NULL, AUTH),
     ETCD(Maintenance, Snapshot, snapshot_request, snapshot_response, GRPC_SERVER_STREAM, NULL,

@@ -115,7 +115,9 @@ struct grpc_call {
     uint8_t *in;
     uint32_t in_len;
     uint32_t in_cap;
-    uint32_t unconsumed; /* stream bytes not yet given back to the client's window */
+    uint32_t unconsumed;          /* stream bytes not yet given back to the client's window */
+    const uint8_t *request_bytes; /* the message on_message is handling, while it runs */
+    size_t request_len;
 
     /* Response: framed messages not yet handed to nghttp2, then the status. */
     uint8_t *out;

@@ -24,9 +24,15 @@ void maintenance_status_build(const struct cluster_view *v, struct maintenance_s
     r->islearner = cluster_view_is_learner(v);
     r->errors = out->errors;
     r->n_errors = 0;
-    /* etcd's texts: ErrNoLeader's, then one per alarm (none until alarms land). */
+    /* etcd's texts: ErrNoLeader's, then one per alarm. */
     if (r->leader == 0)
         out->errors[r->n_errors++] = (char *)ringd_strerror(-RINGD_ENO_LEADER);
+    struct alarm_set alarms;
+    cluster_view_alarms(v, &alarms);
+    for (uint32_t i = 0; i < alarms.count; i++) {
+        alarm_format(&alarms.items[i], out->alarm_texts[i], MAINTENANCE_ALARM_TEXT_BYTES);
+        out->errors[r->n_errors++] = out->alarm_texts[i];
+    }
     ASSERT(r->n_errors <= STATUS_ERRORS_MAX);
 }
 

@@ -8,8 +8,8 @@
  *   dbSize, dbSizeInUse  the store's memory for data (etcd: bbolt file size and bytes in use)
  *   leader             the leader's member id; 0 when there is none
  *   raftIndex, raftTerm, raftAppliedIndex  the raft progress
- *   errors             "etcdserver: no leader" when there is no leader, then the alarms
- *                      (none until alarms land)
+ *   errors             "etcdserver: no leader" when there is no leader, then each alarm as
+ *                      etcd prints it ("memberID:10276657743932975437 alarm:NOSPACE ")
  *   isLearner          whether this member is a learner
  *
  * Thread: the call's shard thread. */
@@ -23,6 +23,9 @@
 #include "grpc_call.h"
 #include "ringd_limits.h"
 
+/* One alarm's text, "memberID:18446744073709551615 alarm:CORRUPT " at the longest. */
+#define MAINTENANCE_ALARM_TEXT_BYTES 64
+
 /* What StatusResponse.version says: the etcd server version whose API ringd implements. */
 #define MAINTENANCE_STATUS_VERSION RINGD_ETCD_API_VERSION ".0"
 
@@ -32,6 +35,7 @@ struct maintenance_status {
     Etcdserverpb__StatusResponse response;
     Etcdserverpb__ResponseHeader header;
     char *errors[STATUS_ERRORS_MAX];
+    char alarm_texts[ALARMS_MAX][MAINTENANCE_ALARM_TEXT_BYTES];
 };
 
 /* Builds the response from v (relaxed reads of each field: no cross-field consistency, as

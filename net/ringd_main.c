@@ -77,6 +77,8 @@ int main(int argc, char **argv, char **envp)
     static struct server_options opt;
     opt.view = &view;
     opt.shards = (uint16_t)cfg.shards;
+    opt.quota_backend_bytes = cfg.quota_backend_bytes;
+    opt.max_txn_ops = cfg.max_txn_ops > UINT32_MAX ? UINT32_MAX : (uint32_t)cfg.max_txn_ops;
     main_client_specs(&cfg, &opt);
     main_grpc_limits(&cfg, &opt.grpc_limits);
     return server_run(&opt);

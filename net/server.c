@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "cluster_view.h"
 #include "log.h"
 #include "ringd_assert.h"
@@ -97,6 +98,31 @@ static int server_add_shards(struct runtime *rt, struct shard_common *common, st
     return 0;
 }
 
+/* The apply actor after the shards, with a mailbox each way between it and every shard. */
+static int server_add_apply(struct runtime *rt, struct shard_common *common, struct apply *apply)
+{
+    for (uint16_t i = 0; i < common->shards; i++)
+        apply->shard_ids[apply->shards++] = i; /* shards were added first: their ids are 0.. */
+    int id = runtime_add(rt, "apply", &apply_ops, apply, false);
+    if (id < 0)
+        return id;
+    common->apply_id = (uint16_t)id;
+    for (uint16_t i = 0; i < common->shards; i++) {
+        int err = runtime_link(rt, i, (uint16_t)id, MAILBOX_CAPACITY_DEFAULT - 1);
+        if (err == 0)
+            err = runtime_link(rt, (uint16_t)id, i, MAILBOX_CAPACITY_DEFAULT - 1);
+        if (err < 0)
+            return err;
+    }
+    return 0;
+}
+
+/* etcd's quota: 0 means the default, a negative value none. */
+static int64_t server_quota_bytes(int64_t flag)
+{
+    return flag == 0 ? CONFIG_QUOTA_BACKEND_BYTES_DEFAULT : flag;
+}
+
 int server_run(const struct server_options *opt)
 {
     ASSERT(opt->shards >= 1 && opt->shards <= SHARDS_MAX);
@@ -106,17 +132,28 @@ int server_run(const struct server_options *opt)
         return 1;
     }
     server_log_members(opt->view);
-    struct shard_common common = {.view = opt->view,
-                                  .client = opt->client,
-                                  .client_urls = opt->client_urls,
-                                  .client_count = opt->client_count,
-                                  .shards = opt->shards,
-                                  .grpc_limits = opt->grpc_limits};
+    static struct mvcc_store store;
+    static struct apply apply;
+    apply = (struct apply){.store = &store, .view = opt->view, .max_txn_ops = opt->max_txn_ops};
+    struct shard_common common = {
+        .view = opt->view,
+        .store = &store,
+        .quota_bytes = server_quota_bytes(opt->quota_backend_bytes),
+        .kv_env = {.lease_exists = kv_no_leases, .max_txn_ops = opt->max_txn_ops},
+        .client = opt->client,
+        .client_urls = opt->client_urls,
+        .client_count = opt->client_count,
+        .shards = opt->shards,
+        .grpc_limits = opt->grpc_limits};
     struct shard *shards = calloc(opt->shards, sizeof(*shards));
     struct runtime rt;
-    int err = shards == NULL ? -ENOMEM : runtime_init(&rt);
+    int err = shards == NULL ? -ENOMEM : mvcc_store_init(&store);
+    if (err == 0)
+        err = runtime_init(&rt);
     if (err == 0) {
         err = server_add_shards(&rt, &common, shards);
+        if (err == 0)
+            err = server_add_apply(&rt, &common, &apply);
         if (err == 0)
             err = runtime_start(&rt);
         if (err == 0)
@@ -127,6 +164,7 @@ int server_run(const struct server_options *opt)
         err = err < 0 ? err : actor_err;
         runtime_destroy(&rt);
     }
+    mvcc_store_destroy(&store);
     free(shards);
     close(sig_fd);
     if (err < 0) {

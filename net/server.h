@@ -1,5 +1,6 @@
-/* The ringd server process: assembles the actors (one shard per core today; raft and apply
- * join as they land), runs them, and shuts them down on SIGINT or SIGTERM.
+/* The ringd server process: assembles the actors (one shard per core and the apply actor that
+ * owns the store's writes; raft joins as it lands), runs them, and shuts them down on SIGINT or
+ * SIGTERM.
  *
  * Thread: the main thread, which keeps the signals for itself. */
 #ifndef RINGD_SERVER_H
@@ -14,8 +15,10 @@
 struct cluster_view;
 
 struct server_options {
-    const struct cluster_view *view; /* the ids and progress every shard reads */
+    struct cluster_view *view; /* the ids and progress: shards read it, the apply actor writes */
     uint16_t shards;
+    int64_t quota_backend_bytes; /* --quota-backend-bytes as etcd reads it: 0 default, < 0 none */
+    uint32_t max_txn_ops;        /* --max-txn-ops */
     struct grpc_server_limits grpc_limits;
     uint32_t client_count;
     struct listen_spec client[LISTENERS_MAX];

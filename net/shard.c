@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kv_service.h"
 #include "log.h"
 #include "ringd_assert.h"
 
@@ -124,6 +125,14 @@ static int shard_start(struct actor *a)
         log_error("cannot set up receive buffers", LOG_ERR(rc));
         return rc;
     }
+    /* Every proposal may be waiting here with its release behind it, plus the releases of
+     * replies already in the mailbox. */
+    rc = outbox_init(&s->to_apply, s->common->apply_id,
+                     2 * SHARD_PROPOSALS_MAX + MAILBOX_CAPACITY_DEFAULT);
+    if (rc < 0)
+        return rc;
+    arena_init(&s->arena);
+    mvcc_reader_register(s->common->store, &s->reader);
     for (uint32_t i = 0; i < s->common->client_count; i++) {
         const struct listen_spec *spec = &s->common->client[i];
         /* A unix socket path can be bound only once: shard 0 serves it. */
@@ -140,10 +149,20 @@ static int shard_start(struct actor *a)
 
 static void shard_receive(struct actor *a, const struct msg *m)
 {
-    (void)a;
-    (void)m;
-    /* Nothing sends to a shard yet; a message here is a wiring bug. */
-    UNREACHABLE();
+    switch (m->type) {
+    case MSG_KV_APPLIED:
+        kv_service_applied(shard_of(a), m);
+        break;
+    default:
+        UNREACHABLE(); /* a wiring bug */
+    }
+}
+
+static void shard_writable(struct actor *a, uint16_t to)
+{
+    struct shard *s = shard_of(a);
+    ASSERT(to == s->common->apply_id);
+    outbox_flush(&s->to_apply, a);
 }
 
 /* The drain took too long: close what is left. */
@@ -176,9 +195,12 @@ static void shard_stop(struct actor *a)
     }
 }
 
+/* A shard leaves once its connections are gone and the apply actor has answered and been
+ * given back everything. */
 static bool shard_quiescent(struct actor *a)
 {
-    return shard_of(a)->conns_count == 0;
+    struct shard *s = shard_of(a);
+    return s->conns_count == 0 && s->proposals_out == 0 && outbox_pending(&s->to_apply) == 0;
 }
 
 static void shard_finish(struct actor *a)
@@ -187,12 +209,15 @@ static void shard_finish(struct actor *a)
     actor_timer_stop(a, &s->drain);
     if (s->recv_buffers.ring != NULL)
         io_buf_ring_destroy(&s->recv_buffers, &a->loop);
+    outbox_destroy(&s->to_apply);
+    arena_destroy(&s->arena);
     grpc_server_thread_release();
 }
 
 const struct actor_ops shard_ops = {
     .start = shard_start,
     .receive = shard_receive,
+    .writable = shard_writable,
     .stop = shard_stop,
     .quiescent = shard_quiescent,
     .finish = shard_finish,

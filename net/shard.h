@@ -12,10 +12,14 @@
 #include <stdint.h>
 
 #include "actor.h"
+#include "arena.h"
 #include "buf_ring.h"
 #include "conn.h"
 #include "grpc_server.h"
+#include "kv.h"
 #include "listen.h"
+#include "mvcc.h"
+#include "outbox.h"
 #include "ringd_limits.h"
 
 struct cluster_view;
@@ -23,6 +27,10 @@ struct cluster_view;
 /* What every shard shares, read-only after start but for the ready counter. */
 struct shard_common {
     const struct cluster_view *view; /* ids and raft/store progress (core/cluster_view.h) */
+    struct mvcc_store *store;        /* read here, written by the apply actor */
+    uint16_t apply_id;               /* the apply actor, where writes go */
+    int64_t quota_bytes;             /* --quota-backend-bytes; <= 0: no quota */
+    struct kv_env kv_env;
     const struct listen_spec *client;
     const char *const *client_urls; /* the URLs as given, for log lines */
     uint32_t client_count;
@@ -54,7 +62,11 @@ struct shard {
     struct io_buf_ring recv_buffers; /* shared by the recvs of every connection */
     struct conn *conns;              /* open connections, newest first */
     uint32_t conns_count;
-    struct timer drain; /* shutdown: closes the connections still open when it fires */
+    struct timer drain;        /* shutdown: closes the connections still open when it fires */
+    struct mvcc_reader reader; /* this thread's registration with the store */
+    struct arena arena;        /* requests' scratch and responses, reset after each */
+    struct outbox to_apply;    /* proposals and releases the apply actor has no room for yet */
+    uint32_t proposals_out;    /* proposals at the apply actor, not answered yet */
 };
 
 /* The actor ops of a shard; its ctx is a struct shard with common and index set. */

@@ -359,6 +359,13 @@ int mvcc_cursor_open(struct mvcc_cursor *c, const struct mvcc_store *s, const ui
     return 0;
 }
 
+void mvcc_cursor_at(struct mvcc_cursor *c, const struct mvcc_store *s, const uint8_t *key,
+                    uint32_t key_len, const uint8_t *end, uint32_t end_len, int64_t rev)
+{
+    ASSERT(rev > 0);
+    cursor_start(c, s, key, key_len, end, end_len, rev);
+}
+
 /* The partition whose candidate key is smallest, or -1 when all are done. */
 static int cursor_min(const struct mvcc_cursor *c)
 {

@@ -133,6 +133,12 @@ int mvcc_cursor_open(struct mvcc_cursor *c, const struct mvcc_store *s, const ui
                      uint32_t key_len, const uint8_t *end, uint32_t end_len, int64_t rev,
                      int64_t *rev_out);
 
+/* Opens a cursor at rev with no check of rev: for callers that checked it against a view of
+ * their own (a reader's revision, or the writer's transaction, whose changes are visible at its
+ * revision before it is published). */
+void mvcc_cursor_at(struct mvcc_cursor *c, const struct mvcc_store *s, const uint8_t *key,
+                    uint32_t key_len, const uint8_t *end, uint32_t end_len, int64_t rev);
+
 /* The next visible key, or false at the end. */
 bool mvcc_cursor_next(struct mvcc_cursor *c, struct mvcc_kv *out);
 

@@ -207,8 +207,8 @@ static void test_request_size_limits(void **state)
     struct grpc_client *client = client_new(16, 1);
     struct grpc_client_conn *conn = conn_new(client);
     struct grpc_client_reply reply;
-    put_sized(conn, 1400 * 1024, &reply); /* under the limit: reaches the (missing) handler */
-    assert_int_equal(reply.status, GRPC_STATUS_UNIMPLEMENTED);
+    put_sized(conn, 1400 * 1024, &reply); /* under the limit: stored */
+    assert_int_equal(reply.status, GRPC_STATUS_OK);
     put_sized(conn, 1600 * 1024, &reply);
     assert_int_equal(reply.status, GRPC_STATUS_INVALID_ARGUMENT);
     assert_string_equal(reply.message, "etcdserver: request is too large");

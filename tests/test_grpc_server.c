@@ -1139,9 +1139,18 @@ static void test_etcd_methods(void **state)
     limits.max_request_bytes = 1000;
     struct h *h = t_open(&limits, &grpc_etcd_methods);
 
-    struct t_stream *st = t_unary_call(h, "/etcdserverpb.KV/Range", "k", 0);
+    /* A method without a handler yet. */
+    Etcdserverpb__LeaseTimeToLiveRequest ttl = ETCDSERVERPB__LEASE_TIME_TO_LIVE_REQUEST__INIT;
+    struct t_stream *st =
+        t_start(h, &(struct t_req){.path = "/etcdserverpb.Lease/LeaseTimeToLive"});
+    t_write_msg(h, st, &ttl.base, true);
+    t_pump(h);
     t_assert_trailers_only(h, st, GRPC_STATUS_UNIMPLEMENTED,
-                           "ringd: /etcdserverpb.KV/Range is not implemented yet", true);
+                           "ringd: /etcdserverpb.Lease/LeaseTimeToLive is not implemented yet",
+                           true);
+    /* The KV service needs the shard's store; this session has no shard. */
+    st = t_unary_call(h, "/etcdserverpb.KV/Range", "k", 0);
+    t_assert_trailers_only(h, st, GRPC_STATUS_INTERNAL, "ringd: no store on this shard", true);
 
     /* A Put over --max-request-bytes: etcd's proposal bound, before its handler. */
     char key[1001];
@@ -1154,14 +1163,13 @@ static void test_etcd_methods(void **state)
     t_pump(h);
     t_assert_trailers_only(h, st, GRPC_STATUS_INVALID_ARGUMENT, "etcdserver: request is too large",
                            true);
-    /* One under it reaches the (missing) handler. */
+    /* One under it reaches the handler (which finds no store here). */
     key[990] = '\0';
     put = t_put(key, "");
     st = t_start(h, &(struct t_req){.path = "/etcdserverpb.KV/Put"});
     t_write_msg(h, st, &put.base, true);
     t_pump(h);
-    t_assert_trailers_only(h, st, GRPC_STATUS_UNIMPLEMENTED,
-                           "ringd: /etcdserverpb.KV/Put is not implemented yet", true);
+    t_assert_trailers_only(h, st, GRPC_STATUS_INTERNAL, "ringd: no store on this shard", true);
 
     /* Maintenance.Status needs the shard's cluster view; this session has no shard. */
     Etcdserverpb__StatusRequest sreq = ETCDSERVERPB__STATUS_REQUEST__INIT;

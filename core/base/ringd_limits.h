@@ -66,6 +66,9 @@
 #define GRPC_CALL_METADATA_MAX       8    /* request metadata entries kept per call */
 #define GRPC_CALL_METADATA_BYTES_MAX 1024 /* their names and values; more fails the call */
 #define GRPC_STREAM_SEND_BYTES_MAX   (4u << 20) /* unsent response bytes one stream may queue */
+/* Nesting of sub-messages in one request: a TxnRequest nests RequestOp then TxnRequest, two
+ * levels a txn, plus the innermost op and its request. Deeper requests are refused. */
+#define GRPC_DECODE_DEPTH_MAX (2 * KV_TXN_DEPTH_MAX + 2)
 
 /* Each connection arms at most one timer. */
 _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connection must fit");
@@ -93,15 +96,26 @@ _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connect
 #define GRPC_CLIENT_DECODE_RETAIN_BYTES      (64u << 10)  /* decode scratch kept between messages */
 #define GRPC_CLIENT_DESTROY_WAIT_MS          10000 /* destroy waits this long for cancelled I/O */
 
+/* Request arenas (core/arena). */
+#define ARENA_BLOCK_BYTES  (16u << 10) /* one block: an ordinary request fits in one */
+#define ARENA_RETAIN_BYTES (64u << 10) /* kept between requests; larger blocks are freed */
+
+/* KV service (core/kv, net/kv_service). */
+#define SHARD_PROPOSALS_MAX 16384 /* writes a shard has at the apply actor; more: too many requests */
+#define KV_TXN_DEPTH_MAX 32 /* nesting of txns in one request; deeper is refused at decoding */
+
 /* MVCC store (store/mvcc). */
 #define MVCC_INDEX_PARTITIONS 4   /* skip lists the key index is split into, by key hash */
 #define MVCC_SKIPLIST_LEVELS  24  /* levels of one skip list: 4^24 keys before it degrades */
 #define MVCC_RETIRE_BATCH_MAX 256 /* unlinked keys or version chains per deferred free */
 
+/* Alarms (core/alarm): every member with each alarm type etcd raises (NOSPACE, CORRUPT). */
+#define ALARMS_MAX (2 * CONFIG_CLUSTER_MEMBERS_MAX)
+
 /* Cluster view and Maintenance.Status. */
 #define CLUSTER_PEER_URLS_MAX CONFIG_URLS_MAX /* peer URLs of one member */
 /* StatusResponse.errors: "etcdserver: no leader" plus the alarms etcd can raise (NOSPACE and
  * CORRUPT) for every member. */
-#define STATUS_ERRORS_MAX (1 + 2 * CONFIG_CLUSTER_MEMBERS_MAX)
+#define STATUS_ERRORS_MAX (1 + ALARMS_MAX)
 
 #endif

@@ -1,0 +1,394 @@
+/* The apply actor; see apply.h. A proposal is applied whole, in one turn: its request is
+ * decoded into the actor's arena, run as one write transaction, and its response packed into a
+ * buffer the shard hands back (MSG_KV_RELEASE) once it has copied it out. The store cannot roll
+ * a transaction back, so running out of memory in the middle of one is fatal: an apply that
+ * stopped halfway would leave this member different from what it acknowledged. */
+#include "apply.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "ringd_assert.h"
+#include "ringd_error.h"
+
+/* How often the store's reclamation runs while compaction work is pending, and how many keys
+ * one compaction step may visit: a step is a few hundred microseconds, so writes and reads never
+ * wait longer behind compaction. */
+#define APPLY_TICK_NS        (10u * 1000000u)
+#define APPLY_COMPACT_KEYS   1024
+#define APPLY_RECLAIM_ROUNDS 16 /* reclamation ticks after the compaction work is done */
+
+static struct apply *apply_of(struct actor *a)
+{
+    return a->ctx;
+}
+
+/* Packs response into a buffer of the actor's own, for the proposal. */
+static void apply_pack(struct kv_proposal *p, const ProtobufCMessage *response)
+{
+    size_t len = protobuf_c_message_get_packed_size(response);
+    uint8_t *buf = malloc(len > 0 ? len : 1);
+    if (buf == NULL)
+        log_fatal("out of memory packing a response", LOG_U64("bytes", len));
+    size_t packed = protobuf_c_message_pack(response, buf);
+    ASSERT(packed == len);
+    p->response = buf;
+    p->response_len = len;
+}
+
+/* The response header as etcd's hdr.fill leaves it: ids, raft term, the revision set by the
+ * operation (or the current one). */
+static void apply_header(struct apply *ap, Etcdserverpb__ResponseHeader *h)
+{
+    cluster_view_header(ap->view, h);
+}
+
+static void apply_fail_memory(int err)
+{
+    if (err == -ENOMEM)
+        log_fatal("out of memory in the middle of a write; stopping to stay consistent");
+}
+
+static ProtobufCMessage *apply_decode(struct apply *ap, const ProtobufCMessageDescriptor *d,
+                                      const struct kv_proposal *p)
+{
+    return protobuf_c_message_unpack(d, &ap->arena.pb, p->request_len, p->request);
+}
+
+static bool apply_nospace(const struct apply *ap)
+{
+    return alarm_count(&ap->alarms, ALARM_NOSPACE) > 0;
+}
+
+static int apply_put(struct apply *ap, struct kv_proposal *p)
+{
+    const Etcdserverpb__PutRequest *r =
+        (const void *)apply_decode(ap, &etcdserverpb__put_request__descriptor, p);
+    if (r == NULL)
+        return -EINVAL;
+    if (apply_nospace(ap))
+        return -RINGD_ENO_SPACE; /* etcd's applierV3Capped */
+    struct mvcc_txn t;
+    struct kv_view v;
+    mvcc_txn_begin(ap->store, &t);
+    kv_view_write(&v, &t);
+    Etcdserverpb__PutResponse resp;
+    int err = kv_put(&v, &ap->env, r, false, &resp, &ap->arena);
+    mvcc_txn_end(&t);
+    apply_fail_memory(err);
+    if (err == 0) {
+        apply_header(ap, resp.header);
+        apply_pack(p, &resp.base);
+    }
+    return err;
+}
+
+static int apply_delete_range(struct apply *ap, struct kv_proposal *p)
+{
+    const Etcdserverpb__DeleteRangeRequest *r =
+        (const void *)apply_decode(ap, &etcdserverpb__delete_range_request__descriptor, p);
+    if (r == NULL)
+        return -EINVAL;
+    struct mvcc_txn t;
+    struct kv_view v;
+    mvcc_txn_begin(ap->store, &t);
+    kv_view_write(&v, &t);
+    Etcdserverpb__DeleteRangeResponse resp;
+    int err = kv_delete_range(&v, r, &resp, &ap->arena);
+    mvcc_txn_end(&t);
+    apply_fail_memory(err);
+    if (err == 0) {
+        apply_header(ap, resp.header);
+        apply_pack(p, &resp.base);
+    }
+    return err;
+}
+
+static int apply_txn(struct apply *ap, struct kv_proposal *p)
+{
+    const Etcdserverpb__TxnRequest *r =
+        (const void *)apply_decode(ap, &etcdserverpb__txn_request__descriptor, p);
+    if (r == NULL)
+        return -EINVAL;
+    if (apply_nospace(ap) && kv_cost_txn(r) > 0)
+        return -RINGD_ENO_SPACE;
+    struct mvcc_txn t;
+    struct kv_view v;
+    mvcc_txn_begin(ap->store, &t);
+    kv_view_write(&v, &t);
+    Etcdserverpb__TxnResponse resp;
+    int err = kv_txn(&v, &ap->env, r, &resp, &ap->arena);
+    mvcc_txn_end(&t);
+    apply_fail_memory(err);
+    if (err == 0) {
+        apply_header(ap, resp.header);
+        apply_pack(p, &resp.base);
+    }
+    return err;
+}
+
+/* Compaction is answered at once, or, when physical, once its work is done (etcd waits for
+ * the compaction to finish and answers with the revision current then). */
+static void apply_compact_answer(struct apply *ap, struct kv_proposal *p)
+{
+    Etcdserverpb__ResponseHeader h = ETCDSERVERPB__RESPONSE_HEADER__INIT;
+    h.revision = mvcc_current_rev(ap->store);
+    apply_header(ap, &h);
+    Etcdserverpb__CompactionResponse resp = ETCDSERVERPB__COMPACTION_RESPONSE__INIT;
+    resp.header = &h;
+    apply_pack(p, &resp.base);
+}
+
+static void apply_tick_arm(struct apply *ap, uint64_t delay_ns);
+
+static int apply_compact(struct apply *ap, struct kv_proposal *p, bool *wait)
+{
+    const Etcdserverpb__CompactionRequest *r =
+        (const void *)apply_decode(ap, &etcdserverpb__compaction_request__descriptor, p);
+    if (r == NULL)
+        return -EINVAL;
+    Etcdserverpb__CompactionResponse resp;
+    int err = kv_compact(ap->store, r, &resp, &ap->arena);
+    if (err < 0)
+        return err;
+    log_info("scheduled compaction", LOG_I64("compact-revision", r->revision));
+    ap->reclaim_rounds = APPLY_RECLAIM_ROUNDS;
+    apply_tick_arm(ap, 0);
+    *wait = r->physical;
+    if (!*wait)
+        apply_compact_answer(ap, p);
+    return 0;
+}
+
+/* Alarms (etcd's applierV3backend.Alarm). */
+
+static Etcdserverpb__AlarmMember *apply_alarm_pb(const struct alarm_member *m, struct arena *a)
+{
+    Etcdserverpb__AlarmMember *pb = arena_alloc(a, sizeof *pb);
+    if (pb == NULL)
+        log_fatal("out of memory answering an alarm request");
+    *pb = (Etcdserverpb__AlarmMember)ETCDSERVERPB__ALARM_MEMBER__INIT;
+    pb->memberid = m->member_id;
+    pb->alarm = (Etcdserverpb__AlarmType)m->type;
+    return pb;
+}
+
+static void apply_alarm_changed(struct apply *ap, const char *what, const struct alarm_member *m)
+{
+    char from[17];
+    cluster_id_format(from, sizeof from, m->member_id);
+    const char *name = m->type == ALARM_NOSPACE   ? "NOSPACE"
+                       : m->type == ALARM_CORRUPT ? "CORRUPT"
+                                                  : "NONE";
+    log_warn(what, LOG_STR("alarm", name), LOG_STR("from", from));
+    cluster_view_set_alarms(ap->view, &ap->alarms);
+}
+
+/* The alarms the request's action returns: all of a type for GET, the one changed otherwise. */
+static size_t apply_alarm_act(struct apply *ap, const Etcdserverpb__AlarmRequest *r,
+                              Etcdserverpb__AlarmMember **out)
+{
+    int32_t type = (int32_t)r->alarm;
+    uint32_t before = alarm_count(&ap->alarms, type);
+    size_t n = 0;
+    if (r->action == ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__GET) {
+        for (uint32_t i = 0; i < ap->alarms.count; i++) {
+            if (type == ALARM_NONE || ap->alarms.items[i].type == type)
+                out[n++] = apply_alarm_pb(&ap->alarms.items[i], &ap->arena);
+        }
+    } else if (r->action == ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__ACTIVATE) {
+        const struct alarm_member *m = alarm_activate(&ap->alarms, r->memberid, type);
+        if (m != NULL) {
+            out[n++] = apply_alarm_pb(m, &ap->arena);
+            if (before == 0 && alarm_count(&ap->alarms, type) == 1)
+                apply_alarm_changed(ap, "alarm raised", m);
+        }
+    } else if (r->action == ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__DEACTIVATE) {
+        struct alarm_member m;
+        if (alarm_deactivate(&ap->alarms, r->memberid, type, &m)) {
+            out[n++] = apply_alarm_pb(&m, &ap->arena);
+            if (alarm_count(&ap->alarms, type) == 0)
+                apply_alarm_changed(ap, "alarm disarmed", &m);
+        }
+    }
+    return n;
+}
+
+static int apply_alarm(struct apply *ap, struct kv_proposal *p)
+{
+    const Etcdserverpb__AlarmRequest *r =
+        (const void *)apply_decode(ap, &etcdserverpb__alarm_request__descriptor, p);
+    if (r == NULL)
+        return -EINVAL;
+    Etcdserverpb__AlarmMember **alarms = arena_alloc(&ap->arena, (ALARMS_MAX + 1) * sizeof *alarms);
+    if (alarms == NULL)
+        log_fatal("out of memory answering an alarm request");
+    Etcdserverpb__AlarmResponse resp = ETCDSERVERPB__ALARM_RESPONSE__INIT;
+    Etcdserverpb__ResponseHeader h = ETCDSERVERPB__RESPONSE_HEADER__INIT;
+    resp.header = &h;
+    resp.n_alarms = apply_alarm_act(ap, r, alarms);
+    resp.alarms = alarms;
+    apply_header(ap, &h);
+    apply_pack(p, &resp.base);
+    return 0;
+}
+
+/* Replies and progress. */
+
+static void apply_reply(struct apply *ap, struct kv_proposal *p)
+{
+    struct msg m = {.type = MSG_KV_APPLIED, .ptr = p};
+    int err = outbox_send(&ap->replies[p->from], ap->actor, &m);
+    /* Each shard bounds the proposals it has out; the outbox holds that many. */
+    ASSERT(err == 0);
+}
+
+static void apply_publish(struct apply *ap)
+{
+    int64_t rev = mvcc_current_rev(ap->store);
+    int64_t bytes = mvcc_bytes(ap->store);
+    cluster_view_set_raft_index(ap->view, ap->applied_index);
+    cluster_view_set_applied(ap->view, ap->applied_index, rev);
+    cluster_view_set_db_size(ap->view, bytes, bytes);
+}
+
+static int apply_run(struct apply *ap, struct kv_proposal *p, bool *wait)
+{
+    switch (p->op) {
+    case KV_OP_PUT:
+        return apply_put(ap, p);
+    case KV_OP_DELETE_RANGE:
+        return apply_delete_range(ap, p);
+    case KV_OP_TXN:
+        return apply_txn(ap, p);
+    case KV_OP_COMPACT:
+        return apply_compact(ap, p, wait);
+    case KV_OP_ALARM:
+        return apply_alarm(ap, p);
+    }
+    UNREACHABLE();
+}
+
+static void apply_proposal(struct apply *ap, uint16_t from, struct kv_proposal *p)
+{
+    p->from = from;
+    p->err = 0;
+    p->response = NULL;
+    p->response_len = 0;
+    bool wait = false;
+    p->err = apply_run(ap, p, &wait);
+    arena_reset(&ap->arena);
+    ap->applied_index++;
+    apply_publish(ap);
+    if (!wait) {
+        apply_reply(ap, p);
+        return;
+    }
+    p->next = NULL;
+    if (ap->physical_tail != NULL)
+        ap->physical_tail->next = p;
+    else
+        ap->physical_head = p;
+    ap->physical_tail = p;
+}
+
+/* Compaction work and reclamation, a step at a time between batches of proposals. */
+
+static void apply_tick(struct timer *t, uint64_t now_ns);
+
+static void apply_tick_arm(struct apply *ap, uint64_t delay_ns)
+{
+    int err = actor_timer_start(ap->actor, &ap->tick, delay_ns, apply_tick);
+    ASSERT(err == 0); /* the actor's only timer */
+}
+
+static void apply_physical_done(struct apply *ap)
+{
+    while (ap->physical_head != NULL) {
+        struct kv_proposal *p = ap->physical_head;
+        ap->physical_head = p->next;
+        apply_compact_answer(ap, p);
+        apply_reply(ap, p);
+    }
+    ap->physical_tail = NULL;
+}
+
+static void apply_tick(struct timer *t, uint64_t now_ns)
+{
+    (void)now_ns;
+    struct apply *ap = (struct apply *)((char *)t - offsetof(struct apply, tick));
+    bool done = mvcc_compact_step(ap->store, APPLY_COMPACT_KEYS);
+    mvcc_reclaim(ap->store);
+    if (!done) {
+        apply_tick_arm(ap, 0); /* more work: the next turn, after what arrived meanwhile */
+        return;
+    }
+    apply_physical_done(ap);
+    apply_publish(ap);
+    if (ap->reclaim_rounds > 0) {
+        ap->reclaim_rounds--;
+        apply_tick_arm(ap, APPLY_TICK_NS);
+    }
+}
+
+/* Actor ops. */
+
+static int apply_start(struct actor *a)
+{
+    struct apply *ap = apply_of(a);
+    ap->actor = a;
+    ap->env = (struct kv_env){.lease_exists = kv_no_leases, .max_txn_ops = ap->max_txn_ops};
+    /* The log so far is the bootstrap's (cluster_view.h): applied entries continue from it. */
+    ap->applied_index = cluster_view_raft_applied_index(ap->view);
+    arena_init(&ap->arena);
+    for (uint16_t i = 0; i < ap->shards; i++) {
+        uint16_t id = ap->shard_ids[i];
+        int err = outbox_init(&ap->replies[id], id, 2 * SHARD_PROPOSALS_MAX);
+        if (err < 0)
+            return err;
+    }
+    return 0;
+}
+
+static void apply_receive(struct actor *a, const struct msg *m)
+{
+    struct apply *ap = apply_of(a);
+    switch (m->type) {
+    case MSG_KV_PROPOSE:
+        apply_proposal(ap, m->from, m->ptr);
+        break;
+    case MSG_KV_RELEASE:
+        free(m->ptr);
+        break;
+    default:
+        UNREACHABLE(); /* a wiring bug */
+    }
+}
+
+static void apply_writable(struct actor *a, uint16_t to)
+{
+    outbox_flush(&apply_of(a)->replies[to], a);
+}
+
+static bool apply_quiescent(struct actor *a)
+{
+    return apply_of(a)->physical_head == NULL;
+}
+
+static void apply_finish(struct actor *a)
+{
+    struct apply *ap = apply_of(a);
+    actor_timer_stop(a, &ap->tick);
+    for (uint16_t i = 0; i < ap->shards; i++)
+        outbox_destroy(&ap->replies[ap->shard_ids[i]]);
+    arena_destroy(&ap->arena);
+}
+
+const struct actor_ops apply_ops = {
+    .start = apply_start,
+    .receive = apply_receive,
+    .writable = apply_writable,
+    .quiescent = apply_quiescent,
+    .finish = apply_finish,
+};

@@ -1,0 +1,257 @@
+/* The KV service on a shard; see kv_service.h. */
+#include "kv_service.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster_view.h"
+#include "etcdserverpb/rpc.pb-c.h"
+#include "grpc_error.h"
+#include "kv.h"
+#include "kv_proposal.h"
+#include "log.h"
+#include "ringd_assert.h"
+#include "ringd_error.h"
+#include "shard.h"
+
+/* The shard of a call, or NULL after failing the call: sessions made without a shard (tests)
+ * have no store. */
+static struct shard *kv_shard(struct grpc_call *call)
+{
+    struct shard *s = grpc_call_shard(call);
+    if (s == NULL || s->common->store == NULL) {
+        grpc_call_finish(call, GRPC_STATUS_INTERNAL, "ringd: no store on this shard");
+        return NULL;
+    }
+    return s;
+}
+
+/* Reads. */
+
+typedef int (*kv_read_fn)(const struct kv_view *v, const ProtobufCMessage *request,
+                          const struct kv_env *env, ProtobufCMessage **response,
+                          Etcdserverpb__ResponseHeader **header, struct arena *a);
+
+/* Runs a read in a read section and answers with its response, packed before the section
+ * ends: the response points into the store. */
+static void kv_read(struct shard *s, struct grpc_call *call, const ProtobufCMessage *request,
+                    kv_read_fn read)
+{
+    mvcc_read_begin(&s->reader);
+    struct kv_view v;
+    kv_view_read(&v, s->common->store);
+    ProtobufCMessage *response = NULL;
+    Etcdserverpb__ResponseHeader *header = NULL;
+    int err = read(&v, request, &s->common->kv_env, &response, &header, &s->arena);
+    if (err == 0) {
+        cluster_view_header(s->common->view, header);
+        grpc_call_reply(call, response);
+    }
+    mvcc_read_end(&s->reader);
+    arena_reset(&s->arena);
+    if (err < 0)
+        grpc_error_finish(call, err);
+}
+
+static int kv_read_range(const struct kv_view *v, const ProtobufCMessage *request,
+                         const struct kv_env *env, ProtobufCMessage **response,
+                         Etcdserverpb__ResponseHeader **header, struct arena *a)
+{
+    (void)env;
+    Etcdserverpb__RangeResponse *resp = arena_alloc(a, sizeof *resp);
+    if (resp == NULL)
+        return -ENOMEM;
+    int err = kv_range(v, (const void *)request, resp, a);
+    *response = &resp->base;
+    *header = resp->header;
+    return err;
+}
+
+static int kv_read_txn(const struct kv_view *v, const ProtobufCMessage *request,
+                       const struct kv_env *env, ProtobufCMessage **response,
+                       Etcdserverpb__ResponseHeader **header, struct arena *a)
+{
+    Etcdserverpb__TxnResponse *resp = arena_alloc(a, sizeof *resp);
+    if (resp == NULL)
+        return -ENOMEM;
+    struct kv_view view = *v; /* a read view: kv_txn takes it as its own */
+    int err = kv_txn(&view, env, (const void *)request, resp, a);
+    *response = &resp->base;
+    *header = resp->header;
+    return err;
+}
+
+void kv_service_range(struct grpc_call *call, const ProtobufCMessage *request)
+{
+    int err = kv_check_range((const void *)request);
+    if (err < 0) {
+        grpc_error_finish(call, err);
+        return;
+    }
+    struct shard *s = kv_shard(call);
+    if (s != NULL)
+        kv_read(s, call, request, kv_read_range);
+}
+
+/* Writes. */
+
+/* Hands the call's request to the apply actor; the answer comes in kv_service_applied. A
+ * proposal with no call (an alarm the quota raised) is answered to nobody. */
+static void kv_propose(struct shard *s, struct grpc_call *call, enum kv_op op,
+                       const uint8_t *request, size_t len)
+{
+    if (s->proposals_out >= SHARD_PROPOSALS_MAX) {
+        if (call != NULL)
+            grpc_error_finish(call, -RINGD_ETOO_MANY_REQUESTS);
+        return;
+    }
+    struct kv_proposal *p = malloc(sizeof *p + len);
+    if (p == NULL) {
+        if (call != NULL)
+            grpc_error_finish(call, -ENOMEM);
+        return;
+    }
+    *p = (struct kv_proposal){.op = op, .origin = call, .request_len = len};
+    if (len > 0)
+        memcpy(p->request, request, len);
+    if (call != NULL)
+        grpc_call_set_user(call, p);
+    struct msg m = {.type = MSG_KV_PROPOSE, .ptr = p};
+    int err = outbox_send(&s->to_apply, s->actor, &m);
+    ASSERT(err == 0); /* the outbox holds every proposal and release the shard can have */
+    s->proposals_out++;
+}
+
+static void kv_propose_call(struct shard *s, struct grpc_call *call, enum kv_op op)
+{
+    size_t len;
+    const uint8_t *request = grpc_call_request_bytes(call, &len);
+    kv_propose(s, call, op, request, len);
+}
+
+/* etcd's quota check before a write that adds data: past --quota-backend-bytes the NOSPACE
+ * alarm is raised (through the apply actor, as etcd proposes it) and the write refused. */
+static bool kv_quota_ok(struct shard *s, int64_t cost)
+{
+    int64_t quota = s->common->quota_bytes;
+    if (cost == 0 || quota <= 0 || mvcc_bytes(s->common->store) + cost < quota)
+        return true;
+    Etcdserverpb__AlarmRequest alarm = ETCDSERVERPB__ALARM_REQUEST__INIT;
+    alarm.action = ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__ACTIVATE;
+    alarm.memberid = s->common->view->member_id;
+    alarm.alarm = ETCDSERVERPB__ALARM_TYPE__NOSPACE;
+    uint8_t packed[64];
+    ASSERT(protobuf_c_message_get_packed_size(&alarm.base) <= sizeof packed);
+    size_t len = protobuf_c_message_pack(&alarm.base, packed);
+    kv_propose(s, NULL, KV_OP_ALARM, packed, len);
+    return false;
+}
+
+void kv_service_put(struct grpc_call *call, const ProtobufCMessage *request)
+{
+    const Etcdserverpb__PutRequest *r = (const void *)request;
+    int err = kv_check_put(r);
+    if (err < 0) {
+        grpc_error_finish(call, err);
+        return;
+    }
+    struct shard *s = kv_shard(call);
+    if (s == NULL)
+        return;
+    if (!kv_quota_ok(s, kv_cost_put(r))) {
+        grpc_error_finish(call, -RINGD_ENO_SPACE);
+        return;
+    }
+    kv_propose_call(s, call, KV_OP_PUT);
+}
+
+void kv_service_delete_range(struct grpc_call *call, const ProtobufCMessage *request)
+{
+    int err = kv_check_delete_range((const void *)request);
+    if (err < 0) {
+        grpc_error_finish(call, err);
+        return;
+    }
+    struct shard *s = kv_shard(call);
+    if (s != NULL)
+        kv_propose_call(s, call, KV_OP_DELETE_RANGE);
+}
+
+void kv_service_txn(struct grpc_call *call, const ProtobufCMessage *request)
+{
+    const Etcdserverpb__TxnRequest *r = (const void *)request;
+    struct shard *s = kv_shard(call);
+    if (s == NULL)
+        return;
+    int err = kv_check_txn(r, s->common->kv_env.max_txn_ops, &s->arena);
+    arena_reset(&s->arena);
+    if (err < 0) {
+        grpc_error_finish(call, err);
+        return;
+    }
+    if (kv_txn_is_readonly(r)) {
+        kv_read(s, call, request, kv_read_txn);
+        return;
+    }
+    if (!kv_quota_ok(s, kv_cost_txn(r))) {
+        grpc_error_finish(call, -RINGD_ENO_SPACE);
+        return;
+    }
+    kv_propose_call(s, call, KV_OP_TXN);
+}
+
+void kv_service_compact(struct grpc_call *call, const ProtobufCMessage *request)
+{
+    (void)request;
+    struct shard *s = kv_shard(call);
+    if (s != NULL)
+        kv_propose_call(s, call, KV_OP_COMPACT);
+}
+
+void kv_service_alarm(struct grpc_call *call, const ProtobufCMessage *request)
+{
+    (void)request;
+    struct shard *s = kv_shard(call);
+    if (s != NULL)
+        kv_propose_call(s, call, KV_OP_ALARM);
+}
+
+/* The store is in memory and compaction frees what it drops: there is nothing to defragment.
+ * etcd answers with an empty response, without a header. */
+void kv_service_defragment(struct grpc_call *call, const ProtobufCMessage *request)
+{
+    (void)request;
+    log_info("starting defragment");
+    Etcdserverpb__DefragmentResponse resp = ETCDSERVERPB__DEFRAGMENT_RESPONSE__INIT;
+    log_info("finished defragment");
+    grpc_call_reply(call, &resp.base);
+}
+
+void kv_service_cancel(struct grpc_call *call)
+{
+    struct kv_proposal *p = grpc_call_user(call);
+    if (p != NULL)
+        p->origin = NULL; /* the proposal goes on; its answer has nobody to go to */
+}
+
+void kv_service_applied(struct shard *s, const struct msg *m)
+{
+    struct kv_proposal *p = m->ptr;
+    struct grpc_call *call = p->origin;
+    if (call != NULL) {
+        grpc_call_set_user(call, NULL);
+        if (p->err < 0)
+            grpc_error_finish(call, p->err);
+        else
+            grpc_call_reply_bytes(call, p->response, p->response_len);
+    }
+    if (p->response != NULL) {
+        struct msg release = {.type = MSG_KV_RELEASE, .ptr = p->response};
+        int err = outbox_send(&s->to_apply, s->actor, &release);
+        ASSERT(err == 0);
+    }
+    ASSERT(s->proposals_out > 0);
+    s->proposals_out--;
+    free(p);
+}

@@ -1,0 +1,34 @@
+/* The KV service and the maintenance methods that go with it, on a shard: etcd's checks,
+ * reads served right here from the store in a lock-free read section (Range, read-only Txn),
+ * writes proposed to the apply actor (Put, DeleteRange, Txn, Compact; Maintenance.Alarm) and
+ * answered when it replies, with etcd's quota check before a write (NOSPACE raises the alarm).
+ *
+ * Until the raft log lands every read is served at the store's current revision, which already
+ * holds every write acknowledged before the read began: the apply actor publishes a revision
+ * before it answers the writes in it.
+ *
+ * Thread: the call's shard thread. */
+#ifndef RINGD_KV_SERVICE_H
+#define RINGD_KV_SERVICE_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "grpc_call.h"
+#include "msg.h"
+
+struct shard;
+
+/* Method handlers (grpc_method.on_message / on_cancel). */
+void kv_service_range(struct grpc_call *call, const ProtobufCMessage *request);
+void kv_service_put(struct grpc_call *call, const ProtobufCMessage *request);
+void kv_service_delete_range(struct grpc_call *call, const ProtobufCMessage *request);
+void kv_service_txn(struct grpc_call *call, const ProtobufCMessage *request);
+void kv_service_compact(struct grpc_call *call, const ProtobufCMessage *request);
+void kv_service_alarm(struct grpc_call *call, const ProtobufCMessage *request);
+void kv_service_defragment(struct grpc_call *call, const ProtobufCMessage *request);
+void kv_service_cancel(struct grpc_call *call);
+
+/* The shard's part: the apply actor answered a proposal (MSG_KV_APPLIED). */
+void kv_service_applied(struct shard *s, const struct msg *m);
+
+#endif
