@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <etcdserverpb/rpc.pb-c.h>
@@ -26,73 +25,23 @@
 #include "ringd_error.h"
 #include "test_support.h"
 
-#define ETCD_BIN    "/usr/bin/etcd"
 #define DEADLINE_MS 20000
 /* etcd's --max-concurrent-streams: small, so that many calls wait in the client's queue. */
 #define ETCD_STREAMS_MAX 64
 
-struct etcd {
-    struct test_proc proc;
-    uint16_t client_port;
-    char endpoint[64];       /* "127.0.0.1:P" */
-    char unix_endpoint[620]; /* "unix:///.../localhost:P" */
-    char unix_path[300];
-};
+static struct test_server shared_etcd;
 
-static struct etcd shared_etcd;
-
-static bool file_exists(void *arg)
+static int etcd_start(struct test_server *e)
 {
-    struct stat st;
-    return stat(arg, &st) == 0;
+    static char *const args[] = {"--max-concurrent-streams", "64", NULL};
+    _Static_assert(ETCD_STREAMS_MAX == 64, "the flag above");
+    const struct test_server_options options = {.unix_socket = true, .args = args};
+    return test_server_start(e, TEST_SERVER_ETCD, &options);
 }
 
-static int etcd_start(struct etcd *e)
+static void etcd_stop(struct test_server *e)
 {
-    if (access(ETCD_BIN, X_OK) != 0) {
-        fprintf(stderr, "test_grpc_client: %s is missing: install etcd-server (.ci/install-deps)\n",
-                ETCD_BIN);
-        return -1;
-    }
-    e->client_port = test_free_port();
-    uint16_t peer_port = test_free_port();
-    while (peer_port == e->client_port) /* two probes can return the same free port */
-        peer_port = test_free_port();
-    char client_urls[128], advertise[64], peer_url[64], cluster[96], streams[16];
-    snprintf(client_urls, sizeof(client_urls), "http://127.0.0.1:%u,unix://localhost:%u",
-             e->client_port, e->client_port);
-    snprintf(advertise, sizeof(advertise), "http://127.0.0.1:%u", e->client_port);
-    snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%u", peer_port);
-    snprintf(cluster, sizeof(cluster), "default=%s", peer_url);
-    snprintf(streams, sizeof(streams), "%u", ETCD_STREAMS_MAX);
-    char *argv[] = {ETCD_BIN,    "--data-dir",
-                    "data",      "--listen-client-urls",
-                    client_urls, "--advertise-client-urls",
-                    advertise,   "--listen-peer-urls",
-                    peer_url,    "--initial-advertise-peer-urls",
-                    peer_url,    "--initial-cluster",
-                    cluster,     "--max-concurrent-streams",
-                    streams,     NULL};
-    if (test_proc_start(&e->proc, argv) != 0)
-        return -1;
-    if (!test_proc_wait_output(&e->proc, "ready to serve client requests", DEADLINE_MS)) {
-        fprintf(stderr, "test_grpc_client: etcd did not become ready; see %s\n", e->proc.log_path);
-        return -1;
-    }
-    snprintf(e->endpoint, sizeof(e->endpoint), "127.0.0.1:%u", e->client_port);
-    /* etcd names a unix listener's socket file after the URL's host:port, in its own
-     * working directory; an absolute path needs the third slash. */
-    snprintf(e->unix_path, sizeof(e->unix_path), "%s/localhost:%u", e->proc.dir, e->client_port);
-    snprintf(e->unix_endpoint, sizeof(e->unix_endpoint), "unix://%s", e->unix_path);
-    return test_wait_until(file_exists, e->unix_path, DEADLINE_MS) ? 0 : -1;
-}
-
-static void etcd_stop(struct etcd *e)
-{
-    if (e->proc.pid > 0 && kill(e->proc.pid, SIGTERM) == 0)
-        test_proc_wait_exit(&e->proc, DEADLINE_MS);
-    e->proc.pid = 0;
-    test_proc_cleanup(&e->proc);
+    test_server_stop(e);
 }
 
 static int group_setup(void **state)
@@ -641,7 +590,7 @@ static void test_pause_then_resume(void **state)
 static void test_server_going_away(void **state)
 {
     (void)state;
-    struct etcd own = {0};
+    struct test_server own = {0};
     assert_int_equal(etcd_start(&own), 0);
     struct grpc_client *client = client_new(0);
     struct grpc_client_conn *conn = conn_new(client, own.endpoint);

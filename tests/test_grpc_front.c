@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,41 +25,20 @@
 /* The default member's id (etcd derives it from http://localhost:2380 and "etcd-cluster"). */
 #define DEFAULT_MEMBER_ID 0x8e9e05c52164694dull
 
-struct ringd {
-    struct test_proc proc;
-    char endpoint[64];
-};
-
-static struct ringd shared;
+static struct test_server shared;
 
 static int group_setup(void **state)
 {
     (void)state;
-    uint16_t port = test_free_port();
-    char urls[64];
-    snprintf(urls, sizeof(urls), "http://127.0.0.1:%u", port);
-    char *argv[] = {(char *)test_ringd_bin(),
-                    "--listen-client-urls",
-                    urls,
-                    "--advertise-client-urls",
-                    urls,
-                    "--ringd-shards",
-                    "2",
-                    NULL};
-    if (test_proc_start(&shared.proc, argv) != 0 ||
-        !test_proc_wait_output(&shared.proc, "ready to serve client requests", DEADLINE_MS))
-        return -1;
-    snprintf(shared.endpoint, sizeof(shared.endpoint), "127.0.0.1:%u", port);
-    return 0;
+    static char *const args[] = {"--ringd-shards", "2", NULL};
+    const struct test_server_options options = {.args = args};
+    return test_server_start(&shared, TEST_SERVER_RINGD, &options);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    kill(shared.proc.pid, SIGTERM);
-    int status = test_proc_wait_exit(&shared.proc, DEADLINE_MS);
-    test_proc_cleanup(&shared.proc);
-    return status == 0 ? 0 : -1; /* a clean shutdown with connections open */
+    return test_server_stop(&shared) == 0 ? 0 : -1; /* a clean shutdown with connections open */
 }
 
 static struct grpc_client *client_new(uint32_t calls_max, uint32_t conns_max)
@@ -261,7 +239,7 @@ static void test_bad_bytes_do_not_disturb_others(void **state)
     struct grpc_client *client = client_new(64, 1);
     struct grpc_client_conn *conn = conn_new(client);
     struct tally t = {0};
-    uint16_t port = (uint16_t)atoi(strchr(shared.endpoint, ':') + 1);
+    uint16_t port = shared.client_port;
     for (int i = 0; i < 50; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in addr = {.sin_family = AF_INET,
