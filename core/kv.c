@@ -72,7 +72,7 @@ bool kv_get(const struct kv_view *v, ProtobufCBinaryData key, struct mvcc_kv *ou
     return mvcc_cursor_next(&c, out);
 }
 
-static Mvccpb__KeyValue *kv_to_pb(const struct mvcc_kv *kv, bool keys_only, struct arena *a)
+static Mvccpb__KeyValue *kv_to_pb(const struct mvcc_kv *kv, struct arena *a)
 {
     Mvccpb__KeyValue *p = arena_alloc(a, sizeof *p);
     if (p == NULL)
@@ -84,8 +84,7 @@ static Mvccpb__KeyValue *kv_to_pb(const struct mvcc_kv *kv, bool keys_only, stru
     p->mod_revision = ver->mod_rev;
     p->version = ver->version;
     p->lease = ver->lease;
-    if (!keys_only)
-        p->value = (ProtobufCBinaryData){.len = ver->value_len, .data = (uint8_t *)ver->value};
+    p->value = (ProtobufCBinaryData){.len = ver->value_len, .data = (uint8_t *)ver->value};
     return p;
 }
 
@@ -155,7 +154,7 @@ static int kv_range_collect(const struct kv_view *v, const Etcdserverpb__RangeRe
         (*count)++;
         if (r->count_only || (fetch > 0 && (int64_t)l->count >= fetch))
             continue;
-        int err = kv_list_add(l, kv_to_pb(&kv, r->keys_only, a), a);
+        int err = kv_list_add(l, kv_to_pb(&kv, a), a); /* values sort before keys_only */
         if (err < 0)
             return err;
     }
@@ -304,6 +303,8 @@ int kv_range(const struct kv_view *v, const Etcdserverpb__RangeRequest *r,
         l.count = (size_t)r->limit;
         out->more = true;
     }
+    for (size_t i = 0; r->keys_only && i < l.count; i++)
+        l.items[i]->value = (ProtobufCBinaryData){0, NULL}; /* after the sort, as etcd */
     out->count = count;
     out->kvs = l.items;
     out->n_kvs = l.count;
@@ -321,7 +322,7 @@ int kv_put(struct kv_view *v, const struct kv_env *env, const Etcdserverpb__PutR
     if ((r->ignore_value || r->ignore_lease) && !has_prev)
         return -RINGD_EKEY_NOT_FOUND;
     *out = (Etcdserverpb__PutResponse)ETCDSERVERPB__PUT_RESPONSE__INIT;
-    if (r->prev_kv && has_prev && (out->prev_kv = kv_to_pb(&prev, false, a)) == NULL)
+    if (r->prev_kv && has_prev && (out->prev_kv = kv_to_pb(&prev, a)) == NULL)
         return -ENOMEM;
     const uint8_t *value = r->ignore_value ? prev.v->value : r->value.data;
     uint32_t value_len = r->ignore_value ? prev.v->value_len : (uint32_t)r->value.len;
@@ -345,7 +346,7 @@ static void kv_on_deleted(void *arg, const struct mvcc_kv *kv)
 {
     struct kv_deleted *d = arg;
     if (d->err == 0)
-        d->err = kv_list_add(&d->prev, kv_to_pb(kv, false, d->arena), d->arena);
+        d->err = kv_list_add(&d->prev, kv_to_pb(kv, d->arena), d->arena);
 }
 
 int kv_delete_range(struct kv_view *v, const Etcdserverpb__DeleteRangeRequest *r,

@@ -229,10 +229,12 @@ static int kv_iv_merge_puts(struct kv_iv_frame *f, const struct kv_keys *puts, b
 {
     for (size_t i = 0; i < puts->count; i++) {
         ProtobufCBinaryData k = *puts->items[i];
+        bool present = kv_keys_has(&f->puts, k);
         bool safe = failure_branch && kv_keys_has(&f->then_puts, k);
-        if ((kv_keys_has(&f->puts, k) && !safe) || kv_intervals_cover(&f->dels, k))
+        if ((present && !safe) || kv_intervals_cover(&f->dels, k))
             return -RINGD_EDUPLICATE_KEY;
-        int err = kv_keys_add(&f->puts, puts->items[i], a);
+        /* A set, as etcd's map: a key both branches put is kept once. */
+        int err = present ? 0 : kv_keys_add(&f->puts, puts->items[i], a);
         if (err < 0)
             return err;
     }
