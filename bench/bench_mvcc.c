@@ -8,10 +8,12 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench_harness.h"
 #include "mvcc.h"
 #include "ringd_assert.h"
+#include "ringd_limits.h"
 
 #define KEY_BYTES    8
 #define VALUE_BYTES  64
@@ -234,6 +236,42 @@ static void bm_read_with_writer(struct bench_state *s)
     mvcc_store_destroy(&st);
 }
 
+/* --- compaction ----------------------------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One compaction step as the apply actor takes it (APPLY_COMPACT_KEYS_PER_STEP keys, each
+ * losing one old version): the time requests wait behind compaction at most. Every key is
+ * overwritten and compaction restarted (untimed) whenever a round of steps is done. */
+static void bm_compact_step(struct bench_state *s)
+{
+    struct mvcc_store st;
+    store_init(&st);
+    preload(&st, PRELOAD_KEYS, VALUE_BYTES);
+    bool done = true;
+    uint64_t max_ns = 0;
+    while (bench_next_batch(s, 1) > 0) {
+        if (done) {
+            bench_pause_timing(s);
+            preload(&st, PRELOAD_KEYS, VALUE_BYTES);
+            ASSERT(mvcc_compact(&st, mvcc_current_rev(&st)) == 0);
+            bench_resume_timing(s);
+        }
+        uint64_t start = now_ns();
+        done = mvcc_compact_step(&st, APPLY_COMPACT_KEYS_PER_STEP);
+        uint64_t took = now_ns() - start;
+        max_ns = took > max_ns ? took : max_ns;
+    }
+    bench_set_counter(s, "max_step_us", (double)max_ns / 1000.0, BENCH_COUNTER_PLAIN);
+    bench_set_items_processed(s, (int64_t)bench_iterations(s) * APPLY_COMPACT_KEYS_PER_STEP);
+    mvcc_store_destroy(&st);
+}
+
 /* --- memory ------------------------------------------------------------------------------------
  */
 
@@ -284,6 +322,7 @@ int main(int argc, char **argv)
         {"read_with_writer",
          {.args = read_keys, .args_len = 2, .arg_names = keys_name, .use_real_time = true},
          bm_read_with_writer},
+        {"compact/step", {0}, bm_compact_step},
         {"memory/8B_keys_256B_values", {.iterations = 1000}, bm_memory},
     };
     bench_register_table(defs, BENCH_LEN(defs));

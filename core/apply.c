@@ -12,11 +12,9 @@
 #include "ringd_assert.h"
 #include "ringd_error.h"
 
-/* How often the store's reclamation runs while compaction work is pending, and how many keys
- * one compaction step may visit: a step is a few hundred microseconds, so writes and reads never
- * wait longer behind compaction. */
+/* How often the store's reclamation runs after compaction work (APPLY_COMPACT_KEYS_PER_STEP keys
+ * a step bounds how long requests wait behind compaction). */
 #define APPLY_TICK_NS        (10u * 1000000u)
-#define APPLY_COMPACT_KEYS   1024
 #define APPLY_RECLAIM_ROUNDS 16 /* reclamation ticks after the compaction work is done */
 
 static struct apply *apply_of(struct actor *a)
@@ -318,7 +316,7 @@ static void apply_tick(struct timer *t, uint64_t now_ns)
 {
     (void)now_ns;
     struct apply *ap = (struct apply *)((char *)t - offsetof(struct apply, tick));
-    bool done = mvcc_compact_step(ap->store, APPLY_COMPACT_KEYS);
+    bool done = mvcc_compact_step(ap->store, APPLY_COMPACT_KEYS_PER_STEP);
     mvcc_reclaim(ap->store);
     if (!done) {
         apply_tick_arm(ap, 0); /* more work: the next turn, after what arrived meanwhile */

@@ -105,6 +105,9 @@ _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connect
 #define KV_TXN_DEPTH_MAX 32 /* nesting of txns in one request; deeper is refused at decoding */
 
 /* MVCC store (store/mvcc). */
+/* Keys one compaction step visits on the apply actor: the longest compaction holds up writes
+ * (bench_mvcc's compact/step measures it: docs/PERFORMANCE.md). */
+#define APPLY_COMPACT_KEYS_PER_STEP 1024
 #define MVCC_INDEX_PARTITIONS 4   /* skip lists the key index is split into, by key hash */
 #define MVCC_SKIPLIST_LEVELS  24  /* levels of one skip list: 4^24 keys before it degrades */
 #define MVCC_RETIRE_BATCH_MAX 256 /* unlinked keys or version chains per deferred free */
