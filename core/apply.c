@@ -59,69 +59,66 @@ static bool apply_nospace(const struct apply *ap)
     return alarm_count(&ap->alarms, ALARM_NOSPACE) > 0;
 }
 
-static int apply_put(struct apply *ap, struct kv_proposal *p)
+/* One write request's work inside its transaction: fills *response (whose header is *header).
+ * NOSPACE is checked here too, before any change. */
+typedef int (*apply_write_fn)(struct apply *ap, struct kv_view *v, const ProtobufCMessage *request,
+                              ProtobufCMessage **response, Etcdserverpb__ResponseHeader **header);
+
+static int apply_put(struct apply *ap, struct kv_view *v, const ProtobufCMessage *request,
+                     ProtobufCMessage **response, Etcdserverpb__ResponseHeader **header)
 {
-    const Etcdserverpb__PutRequest *r =
-        (const void *)apply_decode(ap, &etcdserverpb__put_request__descriptor, p);
-    if (r == NULL)
-        return -EINVAL;
     if (apply_nospace(ap))
         return -RINGD_ENO_SPACE; /* etcd's applierV3Capped */
-    struct mvcc_txn t;
-    struct kv_view v;
-    mvcc_txn_begin(ap->store, &t);
-    kv_view_write(&v, &t);
-    Etcdserverpb__PutResponse resp;
-    int err = kv_put(&v, &ap->env, r, false, &resp, &ap->arena);
-    mvcc_txn_end(&t);
-    apply_fail_memory(err);
-    if (err == 0) {
-        apply_header(ap, resp.header);
-        apply_pack(p, &resp.base);
-    }
+    Etcdserverpb__PutResponse *resp = arena_alloc(&ap->arena, sizeof *resp);
+    int err = resp == NULL ? -ENOMEM
+                           : kv_put(v, &ap->env, (const void *)request, false, resp, &ap->arena);
+    *response = &resp->base;
+    *header = err == 0 ? resp->header : NULL;
     return err;
 }
 
-static int apply_delete_range(struct apply *ap, struct kv_proposal *p)
+static int apply_delete_range(struct apply *ap, struct kv_view *v, const ProtobufCMessage *request,
+                              ProtobufCMessage **response, Etcdserverpb__ResponseHeader **header)
 {
-    const Etcdserverpb__DeleteRangeRequest *r =
-        (const void *)apply_decode(ap, &etcdserverpb__delete_range_request__descriptor, p);
-    if (r == NULL)
-        return -EINVAL;
-    struct mvcc_txn t;
-    struct kv_view v;
-    mvcc_txn_begin(ap->store, &t);
-    kv_view_write(&v, &t);
-    Etcdserverpb__DeleteRangeResponse resp;
-    int err = kv_delete_range(&v, r, &resp, &ap->arena);
-    mvcc_txn_end(&t);
-    apply_fail_memory(err);
-    if (err == 0) {
-        apply_header(ap, resp.header);
-        apply_pack(p, &resp.base);
-    }
+    Etcdserverpb__DeleteRangeResponse *resp = arena_alloc(&ap->arena, sizeof *resp);
+    int err = resp == NULL ? -ENOMEM : kv_delete_range(v, (const void *)request, resp, &ap->arena);
+    *response = &resp->base;
+    *header = err == 0 ? resp->header : NULL;
     return err;
 }
 
-static int apply_txn(struct apply *ap, struct kv_proposal *p)
+static int apply_txn(struct apply *ap, struct kv_view *v, const ProtobufCMessage *request,
+                     ProtobufCMessage **response, Etcdserverpb__ResponseHeader **header)
 {
-    const Etcdserverpb__TxnRequest *r =
-        (const void *)apply_decode(ap, &etcdserverpb__txn_request__descriptor, p);
-    if (r == NULL)
-        return -EINVAL;
+    const Etcdserverpb__TxnRequest *r = (const void *)request;
     if (apply_nospace(ap) && kv_cost_txn(r) > 0)
         return -RINGD_ENO_SPACE;
+    Etcdserverpb__TxnResponse *resp = arena_alloc(&ap->arena, sizeof *resp);
+    int err = resp == NULL ? -ENOMEM : kv_txn(v, &ap->env, r, resp, &ap->arena);
+    *response = &resp->base;
+    *header = err == 0 ? resp->header : NULL;
+    return err;
+}
+
+/* A write request as one transaction: decode, run, publish, pack the answer. */
+static int apply_write(struct apply *ap, struct kv_proposal *p, const ProtobufCMessageDescriptor *d,
+                       apply_write_fn run)
+{
+    const ProtobufCMessage *request = apply_decode(ap, d, p);
+    if (request == NULL)
+        return -EINVAL;
     struct mvcc_txn t;
     struct kv_view v;
     mvcc_txn_begin(ap->store, &t);
     kv_view_write(&v, &t);
-    Etcdserverpb__TxnResponse resp;
-    int err = kv_txn(&v, &ap->env, r, &resp, &ap->arena);
+    ProtobufCMessage *response = NULL;
+    Etcdserverpb__ResponseHeader *header = NULL;
+    int err = run(ap, &v, request, &response, &header);
     mvcc_txn_end(&t);
     apply_fail_memory(err);
     if (err == 0) {
-        apply_header(ap, resp.header);
-        apply_pack(p, &resp.base);
+        apply_header(ap, header);
+        apply_pack(p, response);
     }
     return err;
 }
@@ -255,11 +252,12 @@ static int apply_run(struct apply *ap, struct kv_proposal *p, bool *wait)
 {
     switch (p->op) {
     case KV_OP_PUT:
-        return apply_put(ap, p);
+        return apply_write(ap, p, &etcdserverpb__put_request__descriptor, apply_put);
     case KV_OP_DELETE_RANGE:
-        return apply_delete_range(ap, p);
+        return apply_write(ap, p, &etcdserverpb__delete_range_request__descriptor,
+                           apply_delete_range);
     case KV_OP_TXN:
-        return apply_txn(ap, p);
+        return apply_write(ap, p, &etcdserverpb__txn_request__descriptor, apply_txn);
     case KV_OP_COMPACT:
         return apply_compact(ap, p, wait);
     case KV_OP_ALARM:
