@@ -93,6 +93,14 @@ struct io_uring_sqe *io_loop_sqe(struct io_loop *loop, struct io_completion *c)
     return sqe;
 }
 
+void io_loop_reserve(struct io_loop *loop, uint32_t n)
+{
+    ASSERT(n > 0 && n <= loop->ring.sq.ring_entries);
+    if (io_uring_sq_space_left(&loop->ring) < n)
+        io_uring_submit(&loop->ring);
+    ASSERT(io_uring_sq_space_left(&loop->ring) >= n);
+}
+
 struct loop_event {
     struct io_completion *c;
     int32_t res;

@@ -52,6 +52,13 @@ void io_loop_destroy(struct io_loop *loop);
  * io_uring_prep_* call; the request is submitted at the end of the loop turn. */
 struct io_uring_sqe *io_loop_sqe(struct io_loop *loop, struct io_completion *c);
 
+/* Makes sure the next n io_loop_sqe calls are not split by an early submission (submitting
+ * what is queued now if fewer than n slots are free), so a chain linked with IOSQE_IO_LINK
+ * reaches the kernel whole: a chain cut at a submission boundary would run as two chains, and
+ * an fdatasync could then run before the write it was linked after. n is at most the queue's
+ * size. */
+void io_loop_reserve(struct io_loop *loop, uint32_t n);
+
 /* One turn: submit everything queued, wait for at least one completion if may_sleep (for at
  * most timeout_ns, or without bound when timeout_ns is UINT64_MAX), then drain up to
  * LOOP_CQE_BATCH_MAX completions and call their functions. Returns the number handled, or a
