@@ -112,6 +112,21 @@ _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connect
 #define MVCC_SKIPLIST_LEVELS  24  /* levels of one skip list: 4^24 keys before it degrades */
 #define MVCC_RETIRE_BATCH_MAX 256 /* unlinked keys or version chains per deferred free */
 
+/* Write-ahead log (io/wal). */
+#define WAL_SEGMENT_BYTES       (64u << 20) /* one segment file, preallocated (etcd's size) */
+#define WAL_SEGMENT_BYTES_MIN   (16u << 10) /* smallest segment an option may ask for (tests) */
+#define WAL_BATCH_BYTES_DEFAULT (4u << 20)  /* one group-commit write: two such buffers per WAL */
+#define WAL_BATCH_BYTES_MIN     (4u << 10)  /* smallest batch buffer an option may ask for */
+#define WAL_BATCH_BYTES_MAX     (64u << 20) /* largest; a record must fit in one batch */
+#define WAL_SEGMENTS_MAX        4096        /* segment files in one WAL directory */
+#define WAL_READ_CHUNK_BYTES    (1u << 20)  /* recovery reads a segment this much at a time */
+/* Suffixes overwritten by a new leader that one replay can resolve (kept as a monotonic
+ * stack: only overwrites that each go deeper than the last one count). */
+#define WAL_REPLAY_OVERWRITES_MAX 4096
+#define WAL_DIR_BYTES_MAX         4096 /* the WAL directory's path (PATH_MAX) */
+#define WAL_MESSAGE_BYTES_MAX     (WAL_DIR_BYTES_MAX + 1024) /* one message: a path and why */
+_Static_assert(WAL_BATCH_BYTES_MAX <= WAL_SEGMENT_BYTES, "a batch must fit in a segment");
+
 /* Alarms (core/alarm): every member with each alarm type etcd raises (NOSPACE, CORRUPT). */
 #define ALARMS_MAX (2 * CONFIG_CLUSTER_MEMBERS_MAX)
 
