@@ -528,7 +528,8 @@ int wal_release_before(struct wal *w, uint64_t index, uint32_t keep_max)
         return 0;
     /* Never the tail; nor the segment before it while the tail's header is not durable (a
      * crash would leave the tail without it, and recovery removes such a tail). */
-    uint32_t limit = w->nsegs - 1 - (w->tail_durable ? 0 : 1);
+    uint32_t keep_back = w->tail_durable ? 1 : 2;
+    uint32_t limit = w->nsegs > keep_back ? w->nsegs - keep_back : 0;
     uint32_t removed = 0;
     int err = 0;
     while (w->nsegs - removed > keep_max && removed < limit &&

@@ -60,7 +60,8 @@ struct wal_callbacks {
     /* A batch is on disk. */
     void (*durable)(void *ctx, const struct wal_durable *d);
     /* The WAL stopped: a write, fdatasync or rollover failed (err, a negated errno, and a
-     * message naming the file). Nothing appended since the last durable report is durable.
+     * message naming the file). Nothing appended since the last durable report may be taken
+     * as durable (some of it may have reached the disk, which recovery will then find).
      * Called once; every later append returns err. */
     void (*failed)(void *ctx, int err, const char *message);
     /* An append refused with -RINGD_EFULL may now succeed (the buffer drained, the next
