@@ -915,6 +915,58 @@ static void test_corrupt_beyond_one_write(void **state)
     fx_free(f);
 }
 
+/* A first segment without a header cannot come from a crash (it is created whole): refused;
+ * forced, the log starts over. */
+static void test_first_segment_without_header(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("wal-no-header", SMALL_SEGMENT, SMALL_BATCH);
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    char path[400];
+    segment_path(f, "0000000000000000-0000000000000001.wal", path, sizeof(path));
+    int fd = open(path, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(fallocate(fd, 0, 0, SMALL_SEGMENT), 0);
+    close(fd);
+    assert_int_equal(fx_open(f), -RINGD_ECORRUPT);
+    char want[500];
+    snprintf(want, sizeof(want), "wal: corrupt record in %s at offset 0: segment without a header",
+             path);
+    assert_string_equal(f->rec.message, want);
+    f->opt.force = true;
+    assert_int_equal(fx_open(f), 0);
+    assert_true(f->rec.forced);
+    assert_true(f->rec.created);
+    fx_write_entries(f, 1, 5, 10, 5);
+    fx_close(f);
+    f->opt.force = false;
+    assert_int_equal(fx_open(f), 0);
+    check_entries(f, 1, 5, NULL, 10);
+    fx_free(f);
+}
+
+static int refuse_entry(void *ctx, const struct wal_entry *e)
+{
+    (void)ctx;
+    return e->index == 3 ? -ENOMEM : 0;
+}
+
+/* The owner can stop the replay; the open fails with its error. */
+static void test_replay_stopped_by_owner(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("wal-stop", SMALL_SEGMENT, SMALL_BATCH);
+    assert_int_equal(fx_open(f), 0);
+    fx_write_entries(f, 1, 5, 10, 5);
+    fx_close(f);
+    struct wal_callbacks cb = {.ctx = f};
+    assert_int_equal(wal_open(&f->w, f->dir, &f->opt, &f->loop, &cb, &f->rec, refuse_entry, f),
+                     -ENOMEM);
+    assert_null(f->w);
+    assert_non_null(strstr(f->rec.message, "replay stopped at index 3"));
+    fx_free(f);
+}
+
 /* --- disk faults ------------------------------------------------------------------------------ */
 
 static void fault_case(int which)
@@ -998,6 +1050,8 @@ int main(void)
         cmocka_unit_test(test_corrupt_length_field),
         cmocka_unit_test(test_corrupt_earlier_segment),
         cmocka_unit_test(test_corrupt_beyond_one_write),
+        cmocka_unit_test(test_first_segment_without_header),
+        cmocka_unit_test(test_replay_stopped_by_owner),
         cmocka_unit_test(test_fdatasync_fails),
         cmocka_unit_test(test_write_fails),
         cmocka_unit_test(test_short_write),
