@@ -135,6 +135,11 @@ static void draw_curve(FILE *out, const struct axes *a, const struct rbench_hist
 
 static void draw_legend(FILE *out, const struct rbench_plot_series *series, uint32_t count)
 {
+    /* A backdrop, so that curves under the legend do not cross its text. */
+    fprintf(out,
+            "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='white' "
+            "fill-opacity='0.85' stroke='#ccc'/>\n",
+            LEFT + 6, TOP + 6, 560.0, 20.0 * count + 8);
     for (uint32_t i = 0; i < count; i++) {
         const struct rbench_hist *h = series[i].hist;
         double y = TOP + 20 + 20.0 * i;
