@@ -1760,11 +1760,11 @@ static void gc_flush_dirty(struct grpc_client *client)
 }
 
 /* How long the turn may sleep: not at all with work waiting, never past the next deadline. */
-static uint64_t gc_wait_ns(struct grpc_client *client, uint32_t timeout_ms)
+static uint64_t gc_wait_ns(struct grpc_client *client, uint64_t timeout_ns)
 {
     if (client->done_head != NULL || client->dirty_head != NULL)
         return 0;
-    uint64_t wait_ns = (uint64_t)timeout_ms * 1000000u;
+    uint64_t wait_ns = timeout_ns;
     uint64_t deadline_ns = timer_next_deadline_ns(&client->deadlines);
     if (deadline_ns != UINT64_MAX) {
         uint64_t now_ns = gc_now_ns();
@@ -1776,10 +1776,15 @@ static uint64_t gc_wait_ns(struct grpc_client *client, uint32_t timeout_ms)
 
 int grpc_client_run_once(struct grpc_client *client, uint32_t timeout_ms)
 {
+    return grpc_client_run_once_ns(client, (uint64_t)timeout_ms * 1000000u);
+}
+
+int grpc_client_run_once_ns(struct grpc_client *client, uint64_t timeout_ns)
+{
     ASSERT(!client->running); /* not from a callback */
     client->running = true;
     gc_flush_dirty(client);
-    uint64_t wait_ns = gc_wait_ns(client, timeout_ms);
+    uint64_t wait_ns = gc_wait_ns(client, timeout_ns);
     int n = io_loop_turn(&client->loop, wait_ns > 0, wait_ns);
     if (n >= 0) {
         n += (int)timer_expire(&client->deadlines, gc_now_ns());

@@ -177,6 +177,10 @@ void grpc_client_call_cancel(struct grpc_client_call *call);
  * the number of events handled, or a negated errno if io_uring failed. */
 int grpc_client_run_once(struct grpc_client *client, uint32_t timeout_ms);
 
+/* The same with the wait in nanoseconds, for callers that pace sends finer than a millisecond
+ * (ringd-bench's open loop). */
+int grpc_client_run_once_ns(struct grpc_client *client, uint64_t timeout_ns);
+
 /* Runs turns until until(arg) is true (checked before each turn) or timeout_ms passes.
  * Returns 0, -ETIMEDOUT, or a negated errno from the ring. */
 int grpc_client_run_until(struct grpc_client *client, uint32_t timeout_ms, void *arg,

@@ -96,6 +96,30 @@ _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connect
 #define GRPC_CLIENT_DECODE_RETAIN_BYTES      (64u << 10)  /* decode scratch kept between messages */
 #define GRPC_CLIENT_DESTROY_WAIT_MS          10000 /* destroy waits this long for cancelled I/O */
 
+/* ringd-bench (bench/ringd_bench_*: the load generator, never the server). */
+#define RBENCH_ENDPOINTS_MAX      16                    /* --endpoints entries */
+#define RBENCH_ENDPOINT_BYTES_MAX 256                   /* one endpoint, "http://host:port" */
+#define RBENCH_CONNS_MAX          GRPC_CLIENT_CONNS_MAX /* --conns */
+#define RBENCH_CLIENTS_MAX        16384 /* --clients: requests (or streams) in flight at once */
+#define RBENCH_KEY_BYTES_MAX      1024  /* --key-size */
+#define RBENCH_VALUE_BYTES_MAX    (1u << 20) /* --val-size */
+#define RBENCH_TXN_OPS_MAX        128        /* --txn-ops: etcd's default --max-txn-ops */
+#define RBENCH_RANGE_KEYS_MAX     100000     /* --range-keys: keys one range reads */
+#define RBENCH_WATCHERS_MAX       200000     /* --watchers */
+#define RBENCH_WATCH_STREAMS_MAX  4096       /* --streams */
+#define RBENCH_WATCH_KEYS_MAX     (1u << 20) /* --watched-key-total: one counter each */
+#define RBENCH_CAS_KEYS_MAX       (1u << 22) /* txn-mixed: keys whose revision it remembers */
+#define RBENCH_COMPARE_ROUNDS_MAX 100        /* compare --rounds */
+#define RBENCH_PLOT_SERIES_MAX    16         /* runs drawn on one chart */
+#define RBENCH_PLOT_POINTS_MAX    256        /* points of one percentile curve */
+#define RBENCH_LABEL_BYTES_MAX    64         /* a run's name in tables, JSON and plots */
+#define RBENCH_PATH_BYTES_MAX     4096       /* --csv, --plot and input file paths */
+#define RBENCH_LINE_BYTES_MAX     1024       /* one line of a histogram CSV read back */
+#define RBENCH_ERROR_BYTES_MAX    512        /* why a run or a flag failed */
+#define RBENCH_HIST_SUB_BITS      10         /* 1024 buckets per power of two: error under 0.1% */
+#define RBENCH_HIST_VALUE_US_MAX  ((1ull << 27) - 1) /* 134 s; longer latencies count as this */
+#define RBENCH_SETUP_MS_MAX       60000 /* connecting, granting leases, creating watchers */
+
 /* Request arenas (core/arena). */
 #define ARENA_BLOCK_BYTES  (16u << 10) /* one block: an ordinary request fits in one */
 #define ARENA_RETAIN_BYTES (64u << 10) /* kept between requests; larger blocks are freed */
