@@ -1176,8 +1176,10 @@ static void conc_check_noise(struct conc *c, struct mvcc_cursor *cur, int64_t at
 static void conc_read_once(struct conc *c, struct mvcc_reader *r, uint64_t *x)
 {
     mvcc_read_begin(r);
-    int64_t current = mvcc_current_rev(&c->s);
+    /* The compacted revision first: it never passes the current one, so loaded in this order
+     * compacted <= current even when the writer moves both in between. */
     int64_t compacted = mvcc_compact_rev(&c->s);
+    int64_t current = mvcc_current_rev(&c->s);
     int64_t rev = 0;
     if (rnd_below(x, 2) && compacted >= 1)
         rev = compacted + rnd_below(x, (uint32_t)(current - compacted + 1));
