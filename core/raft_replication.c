@@ -107,9 +107,6 @@ bool raft_send_append(struct raft *r, struct raft_progress *p, bool send_if_empt
     uint32_t n = collect_entries(r, p->next, &bytes);
     if (n == 0 && !send_if_empty)
         return false;
-    /* A streaming follower needs an empty MsgApp only for news of the commit index. */
-    if (n == 0 && p->state == RAFT_PROGRESS_REPLICATE && p->sent_commit >= r->log.committed)
-        return false;
     struct raft_msg *m = raft_send(r, &(struct raft_msg){.type = RAFT_MSG_APP,
                                                          .to = p->id,
                                                          .index = p->next - 1,
@@ -129,9 +126,17 @@ bool raft_send_append(struct raft *r, struct raft_progress *p, bool send_if_empt
 void raft_bcast_append(struct raft *r)
 {
     ASSERT(r->state == RAFT_LEADER);
-    for (uint32_t i = 0; i < r->tracker.n; i++)
-        if (r->tracker.progress[i].id != r->cfg.id)
-            raft_send_append(r, &r->tracker.progress[i], true);
+    for (uint32_t i = 0; i < r->tracker.n; i++) {
+        struct raft_progress *p = &r->tracker.progress[i];
+        if (p->id == r->cfg.id)
+            continue;
+        /* A streaming follower with every entry sent needs an empty MsgApp only for news of
+         * the commit index. */
+        if (p->state == RAFT_PROGRESS_REPLICATE && p->next > r->log.last &&
+            p->sent_commit >= r->log.committed)
+            continue;
+        raft_send_append(r, p, true);
+    }
 }
 
 void raft_bcast_heartbeat(struct raft *r, uint64_t context)
@@ -273,7 +278,7 @@ static int validate_append(const struct raft_msg *m)
 
 /* Appends what m holds beyond the log, cutting a conflicting suffix first (etcd maybeAppend).
  * *last_new: the last index now known to match the leader's log. */
-static int append_from(struct raft *r, const struct raft_msg *m, raft_index *last_new)
+static void append_from(struct raft *r, const struct raft_msg *m, raft_index *last_new)
 {
     struct raft_log *l = &r->log;
     uint32_t i = 0;
@@ -281,10 +286,10 @@ static int append_from(struct raft *r, const struct raft_msg *m, raft_index *las
         i++;
     *last_new = m->index + i;
     if (i == m->n_entries)
-        return 0;
+        return;
     const struct raft_entry *first = &m->entries[i];
-    if (first->index <= l->committed)
-        return -RINGD_ECORRUPT; /* a leader never rewrites committed entries */
+    /* Committed entries never conflict: m->index >= committed was checked. */
+    ASSERT(first->index > l->committed);
     if (first->index <= l->last) {
         raft_event(
             r, "%" PRIx64 " found conflict at index %" PRIu64 " [conflicting term: %" PRIu64 "]",
@@ -301,7 +306,6 @@ static int append_from(struct raft *r, const struct raft_msg *m, raft_index *las
         *last_new = e->index;
     }
     ASSERT(*last_new <= l->last);
-    return 0;
 }
 
 static void reject_append(struct raft *r, const struct raft_msg *m)
@@ -338,9 +342,7 @@ int raft_handle_append(struct raft *r, const struct raft_msg *m)
         return 0;
     }
     raft_index last_new;
-    rc = append_from(r, m, &last_new);
-    if (rc != 0)
-        return rc;
+    append_from(r, m, &last_new);
     commit_to(r, m->commit < last_new ? m->commit : last_new);
     /* Acknowledges entries not yet durable: it leaves after this Ready is persisted. */
     reply(r, m->from, RAFT_MSG_APP_RESP, last_new);
