@@ -363,6 +363,9 @@ static uint32_t deliver(struct env *e, const raft_id *to, uint32_t n_to, const r
                 out_printf(e->out, "%serror: %s\n", e->indent, ringd_strerror(rc));
             done++;
         }
+        /* The transport streams snapshots and says how it went (etcd ReportSnapshot). */
+        if (nm->m.type == RAFT_MSG_SNAP)
+            raft_report_snapshot(node_get(e, nm->m.from)->r, nm->m.to, !dropped);
         net_free(nm);
     }
     assert_true(e->n_net == n_net); /* stepping queues nothing on the network */
