@@ -117,6 +117,8 @@ static void update_pin(struct raft *r)
         pin = r->pending->pin_pos;
     if (r->handed->pin_pos < pin)
         pin = r->handed->pin_pos;
+    ASSERT(r->ready_out || (r->ready_pin == UINT64_MAX && r->handed->pin_pos == UINT64_MAX));
+    ASSERT(pin == UINT64_MAX || pin <= r->log.bytes_tail);
     r->log.pin_pos = pin;
 }
 
@@ -179,6 +181,7 @@ int raft_restore_finish(struct raft *r, const struct raft_hard_state *hs, raft_i
     if (hs->term < raft_log_last_term(l) || (hs->vote != RAFT_NONE && hs->term == 0))
         return -RINGD_ECORRUPT;
     r->term = hs->term;
+    r->durable_term = hs->term;
     r->vote = hs->vote;
     l->committed = commit;
     l->applied = applied;
@@ -288,11 +291,15 @@ static bool is_vote_type(uint8_t t)
 }
 
 /* The leader's own traffic promises nothing about this member's disk: it may leave before the
- * Ready is persisted. Everything else waits. */
+ * Ready is persisted, once the leader's term is durable (a leader whose quorum is itself leads
+ * before its new term is on disk; its learners must not see that term until it is). Everything
+ * else waits. */
 static bool may_send_now(const struct raft *r, uint8_t type)
 {
-    return r->state == RAFT_LEADER && (type == RAFT_MSG_APP || type == RAFT_MSG_HEARTBEAT ||
-                                       type == RAFT_MSG_SNAP || type == RAFT_MSG_TIMEOUT_NOW);
+    ASSERT(r->durable_term <= r->term);
+    return r->state == RAFT_LEADER && r->durable_term == r->term &&
+           (type == RAFT_MSG_APP || type == RAFT_MSG_HEARTBEAT || type == RAFT_MSG_SNAP ||
+            type == RAFT_MSG_TIMEOUT_NOW);
 }
 
 struct raft_msg *raft_send(struct raft *r, const struct raft_msg *m)
@@ -319,6 +326,7 @@ struct raft_msg *raft_send(struct raft *r, const struct raft_msg *m)
 
 static void tick_election(struct raft *r)
 {
+    ASSERT(r->state != RAFT_LEADER);
     r->election_elapsed++;
     if (raft_promotable(r) && r->election_elapsed >= r->randomized_election_timeout) {
         r->election_elapsed = 0;
@@ -328,6 +336,7 @@ static void tick_election(struct raft *r)
 
 static void check_quorum(struct raft *r)
 {
+    ASSERT(r->state == RAFT_LEADER && r->cfg.check_quorum);
     if (!raft_tracker_quorum_active(&r->tracker, r->cfg.id)) {
         raft_event(r, "%" PRIx64 " stepped down to follower since quorum is not active", r->cfg.id);
         raft_become_follower(r, r->term, RAFT_NONE);
@@ -403,6 +412,8 @@ int raft_propose(struct raft *r, const void *data, uint32_t len, raft_index *ind
 
 static int step_leader(struct raft *r, const struct raft_msg *m)
 {
+    /* A pre-vote granted for the term we would have campaigned in can come late. */
+    ASSERT(r->state == RAFT_LEADER && m->term >= r->term);
     switch (m->type) {
     case RAFT_MSG_APP_RESP:
         return raft_handle_append_resp(r, m);
@@ -416,6 +427,8 @@ static int step_leader(struct raft *r, const struct raft_msg *m)
 
 static int step_candidate(struct raft *r, const struct raft_msg *m)
 {
+    ASSERT(r->state == RAFT_CANDIDATE || r->state == RAFT_PRE_CANDIDATE);
+    ASSERT(m->term >= r->term);
     uint8_t my_resp = r->state == RAFT_PRE_CANDIDATE ? RAFT_MSG_PRE_VOTE_RESP : RAFT_MSG_VOTE_RESP;
     switch (m->type) {
     case RAFT_MSG_APP:
@@ -437,6 +450,7 @@ static int step_candidate(struct raft *r, const struct raft_msg *m)
 
 static int step_follower(struct raft *r, const struct raft_msg *m)
 {
+    ASSERT(r->state == RAFT_FOLLOWER && m->term >= r->term);
     switch (m->type) {
     case RAFT_MSG_APP:
         r->election_elapsed = 0;
@@ -484,6 +498,8 @@ int raft_step(struct raft *r, const struct raft_msg *m)
         rc = step_follower(r, m);
     else
         rc = step_candidate(r, m);
+    /* Every message's term is ours now, but a pre-vote's (the term it would campaign in). */
+    ASSERT(r->term >= m->term || m->type == RAFT_MSG_PRE_VOTE || m->type == RAFT_MSG_PRE_VOTE_RESP);
     raft_check(r);
     return rc;
 }
@@ -500,7 +516,9 @@ static bool committed_in_term(const struct raft *r)
 
 static int add_read_state(struct raft *r, uint64_t context)
 {
+    ASSERT(r->state == RAFT_LEADER && committed_in_term(r));
     struct raft_outbox *o = r->pending;
+    ASSERT(o->n_reads <= RAFT_READ_INDEX_MAX);
     if (o->n_reads == RAFT_READ_INDEX_MAX)
         return -RINGD_EFULL;
     o->reads[o->n_reads++] =
@@ -577,13 +595,16 @@ static bool hard_state_equal(const struct raft_hard_state *a, const struct raft_
 /* The last entry that may be applied: committed and durable here. */
 static raft_index apply_limit(const struct raft *r)
 {
-    return r->log.committed < r->log.stable ? r->log.committed : r->log.stable;
+    raft_index limit = r->log.committed < r->log.stable ? r->log.committed : r->log.stable;
+    ASSERT(limit >= r->log.applied);
+    return limit;
 }
 
 /* A leader sends new entries and commit to followers once per Ready, so that every proposal
  * of a turn goes out in as few MsgApps as fit. */
 static void flush_bcast(struct raft *r)
 {
+    ASSERT(!r->ready_out);
     if (r->bcast_pending && r->state == RAFT_LEADER)
         raft_bcast_append(r);
     r->bcast_pending = false;
@@ -616,6 +637,7 @@ static void ready_state(struct raft *r, struct raft_ready *rd)
         rd->has_hard_state = true;
         rd->hard_state = hs;
         rd->must_sync = hs.term != r->prev_hs.term || hs.vote != r->prev_hs.vote;
+        ASSERT(hs.term >= r->prev_hs.term && hs.commit >= r->prev_hs.commit);
         r->prev_hs = hs;
     }
     if (r->install_pending) {
@@ -633,6 +655,7 @@ static void ready_entries(struct raft *r, struct raft_ready *rd)
     ASSERT(n <= r->cfg.log_entries_max);
     for (uint64_t i = 0; i < n; i++)
         raft_log_entry(l, l->stable + 1 + i, &r->ready_entries[i], NULL);
+    ASSERT(n == 0 || r->ready_entries[n - 1].index == l->last);
     rd->entries = r->ready_entries;
     rd->n_entries = (uint32_t)n;
     rd->must_sync = rd->must_sync || n > 0;
@@ -653,6 +676,7 @@ static void ready_committed(struct raft *r, struct raft_ready *rd)
         bytes += e->len;
         n++;
     }
+    ASSERT(n == 0 || r->ready_committed[n - 1].index == l->applied + n);
     rd->committed = r->ready_committed;
     rd->n_committed = n;
     r->ready_applied_to = l->applied + n;
@@ -664,6 +688,8 @@ static void ready_committed(struct raft *r, struct raft_ready *rd)
 
 static void outbox_clear(struct raft_outbox *o)
 {
+    ASSERT(o->n_now <= RAFT_MSGS_MAX && o->n_after <= RAFT_MSGS_MAX);
+    ASSERT(o->n_ents <= RAFT_OUTBOX_ENTRIES_MAX);
     o->n_now = 0;
     o->n_after = 0;
     o->n_ents = 0;
@@ -675,6 +701,7 @@ static void outbox_clear(struct raft_outbox *o)
 static void ready_outbox(struct raft *r, struct raft_ready *rd)
 {
     struct raft_outbox *o = r->pending;
+    ASSERT(o != r->handed);
     ASSERT(r->handed->n_now == 0 && r->handed->n_after == 0 && r->handed->n_reads == 0);
     r->pending = r->handed;
     r->handed = o;
@@ -709,6 +736,9 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
         l->stable = r->ready_stable_to;
     if (r->ready_applied_to > l->applied)
         l->applied = r->ready_applied_to;
+    if (rd->has_hard_state)
+        r->durable_term = rd->hard_state.term;
+    ASSERT(r->durable_term <= r->term);
     if (rd->snapshot != NULL && rd->snapshot->index > r->snapshot.index)
         r->snapshot = *rd->snapshot;
     outbox_clear(r->handed);

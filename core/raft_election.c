@@ -12,6 +12,8 @@ static const char *name(uint8_t type)
 
 static enum raft_vote_result poll(struct raft *r, raft_id id, uint8_t type, bool granted)
 {
+    ASSERT(id != RAFT_NONE);
+    ASSERT(type == RAFT_MSG_VOTE_RESP || type == RAFT_MSG_PRE_VOTE_RESP);
     if (granted)
         raft_event(r, "%" PRIx64 " received %s from %" PRIx64 " at term %" PRIu64, r->cfg.id,
                    name(type), id, r->term);
@@ -38,6 +40,7 @@ static bool campaign_round(struct raft *r, bool pre, bool transfer)
         type = RAFT_MSG_VOTE;
         term = r->term;
     }
+    ASSERT(pre ? r->state == RAFT_PRE_CANDIDATE : r->vote == r->cfg.id);
     uint8_t resp = pre ? RAFT_MSG_PRE_VOTE_RESP : RAFT_MSG_VOTE_RESP;
     if (poll(r, r->cfg.id, resp, true) == RAFT_VOTE_WON)
         return true;
@@ -88,6 +91,7 @@ void raft_handle_vote_resp(struct raft *r, const struct raft_msg *m)
     enum raft_vote_result res = poll(r, m->from, m->type, !m->reject);
     uint32_t yes, no;
     raft_tracker_tally(&r->tracker, &yes, &no);
+    ASSERT(yes >= 1); /* our own */
     raft_event(r, "%" PRIx64 " has received %u %s votes and %u vote rejections", r->cfg.id, yes,
                name(m->type), no);
     if (res == RAFT_VOTE_WON) {
@@ -103,6 +107,7 @@ void raft_handle_vote_resp(struct raft *r, const struct raft_msg *m)
 static bool log_up_to_date(const struct raft *r, raft_index index, raft_term log_term)
 {
     raft_term last_term = raft_log_last_term(&r->log);
+    ASSERT(last_term <= r->term);
     return log_term > last_term || (log_term == last_term && index >= r->log.last);
 }
 
@@ -129,6 +134,7 @@ void raft_handle_vote(struct raft *r, const struct raft_msg *m)
      * leaves only after that is durable (msgs_after_persist). */
     raft_send(r, &(struct raft_msg){.type = resp, .to = m->from, .term = m->term});
     if (m->type == RAFT_MSG_VOTE) {
+        ASSERT(r->term == m->term && r->state == RAFT_FOLLOWER);
         r->election_elapsed = 0;
         r->vote = m->from;
     }
@@ -137,6 +143,7 @@ void raft_handle_vote(struct raft *r, const struct raft_msg *m)
 /* A message of a higher term: true to go on with it, false when ignored. */
 static bool step_higher_term(struct raft *r, const struct raft_msg *m)
 {
+    ASSERT(m->term > r->term);
     bool vote = m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PRE_VOTE;
     if (vote && m->context != RAFT_CONTEXT_TRANSFER && r->cfg.check_quorum &&
         r->leader != RAFT_NONE && r->election_elapsed < r->cfg.election_ticks) {
@@ -165,6 +172,7 @@ static bool step_higher_term(struct raft *r, const struct raft_msg *m)
 
 bool raft_step_term(struct raft *r, const struct raft_msg *m)
 {
+    ASSERT(m->term != 0 && m->from != r->cfg.id);
     if (m->term > r->term)
         return step_higher_term(r, m);
     if (m->term == r->term)

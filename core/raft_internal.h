@@ -44,6 +44,7 @@ struct raft {
     uint32_t heartbeat_elapsed;           /* leader: ticks since the last heartbeat */
     uint32_t randomized_election_timeout; /* in [election_ticks, 2 * election_ticks) */
     uint64_t rand_state;
+    raft_term durable_term;  /* the term of the last hard state persisted (restored or advanced) */
     raft_id lead_transferee; /* issue 7: leadership transfer in progress */
     bool snapshot_restored;  /* raft_restore_snapshot was called */
     bool restored;           /* raft_restore_finish was called: the member runs */

@@ -31,6 +31,7 @@ void raft_tracker_destroy(struct raft_tracker *t)
 
 static bool ids_valid(const raft_id *ids, uint32_t n, const raft_id *others, uint32_t n_others)
 {
+    ASSERT(n <= RAFT_MEMBERS_MAX && n_others <= RAFT_MEMBERS_MAX);
     for (uint32_t i = 0; i < n; i++) {
         if (ids[i] == RAFT_NONE)
             return false;
@@ -59,6 +60,8 @@ int raft_conf_validate(const struct raft_conf_state *c)
 static void progress_reset(struct raft_progress *p, raft_id self, raft_index last,
                            raft_index persisted)
 {
+    ASSERT(p->id != RAFT_NONE && persisted <= last);
+    ASSERT(p->inflights.ring != NULL);
     p->match = p->id == self ? persisted : 0;
     p->next = last + 1;
     p->pending_snapshot = 0;
@@ -101,6 +104,7 @@ void raft_tracker_reset(struct raft_tracker *t, raft_id self, raft_index last, r
 
 static int find(const struct raft_tracker *t, raft_id id)
 {
+    ASSERT(t->n <= RAFT_MEMBERS_MAX);
     for (uint32_t i = 0; i < t->n; i++)
         if (t->progress[i].id == id)
             return (int)i;
@@ -121,6 +125,7 @@ bool raft_tracker_is_voter(const struct raft_tracker *t, raft_id id)
 
 static uint32_t quorum(const struct raft_tracker *t)
 {
+    ASSERT(t->conf.n_voters <= t->n);
     return t->conf.n_voters / 2 + 1;
 }
 
@@ -167,6 +172,7 @@ void raft_tracker_record_vote(struct raft_tracker *t, raft_id id, bool granted)
     int i = find(t, id);
     if (i < 0 || t->progress[i].learner || t->votes[i] != 0)
         return;
+    ASSERT((uint32_t)i < t->conf.n_voters);
     t->votes[i] = granted ? 1 : -1;
 }
 
@@ -192,6 +198,7 @@ enum raft_vote_result raft_tracker_tally(const struct raft_tracker *t, uint32_t 
 
 static void reset_state(struct raft_progress *p, enum raft_progress_state s)
 {
+    ASSERT(s <= RAFT_PROGRESS_SNAPSHOT);
     p->probe_sent = false;
     p->pending_snapshot = 0;
     p->state = s;
@@ -313,6 +320,7 @@ void raft_inflights_free_le(struct raft_inflights *in, raft_index to)
     }
     if (in->count == 0)
         in->start = 0;
+    ASSERT(in->count > 0 || in->bytes == 0);
 }
 
 void raft_inflights_free_first(struct raft_inflights *in)
