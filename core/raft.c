@@ -302,6 +302,13 @@ static bool may_send_now(const struct raft *r, uint8_t type)
             type == RAFT_MSG_TIMEOUT_NOW);
 }
 
+bool raft_can_send(const struct raft *r, uint8_t type)
+{
+    const struct raft_outbox *o = r->pending;
+    ASSERT(o->n_now <= RAFT_MSGS_MAX && o->n_after <= RAFT_MSGS_MAX);
+    return (may_send_now(r, type) ? o->n_now : o->n_after) < RAFT_MSGS_MAX;
+}
+
 struct raft_msg *raft_send(struct raft *r, const struct raft_msg *m)
 {
     ASSERT(m->to != RAFT_NONE && m->to != r->cfg.id);

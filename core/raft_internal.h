@@ -82,6 +82,8 @@ void raft_event(struct raft *r, const char *fmt, ...) __attribute__((format(prin
  * full list (the message is dropped and counted, as a lossy network would). Returns the queued
  * copy or NULL. */
 struct raft_msg *raft_send(struct raft *r, const struct raft_msg *m);
+/* True when raft_send has room for a message of this type now. */
+bool raft_can_send(const struct raft *r, uint8_t type);
 void raft_become_follower(struct raft *r, raft_term term, raft_id leader);
 void raft_become_candidate(struct raft *r);
 void raft_become_pre_candidate(struct raft *r);

@@ -96,7 +96,7 @@ bool raft_send_append(struct raft *r, struct raft_progress *p, bool send_if_empt
     if (raft_progress_is_paused(p))
         return false;
     struct raft_outbox *o = r->pending;
-    if (o->n_now == RAFT_MSGS_MAX) {
+    if (!raft_can_send(r, RAFT_MSG_APP)) {
         r->msgs_dropped++;
         return false;
     }
