@@ -222,8 +222,9 @@ struct raft;
  * off, etcd's message and inflight sizes) and the window defaults, for member id. */
 void raft_config_default(struct raft_config *c, raft_id id);
 
-/* Allocates a member that knows nothing yet: restore it before the first tick. Returns NULL on
- * a bad config (asserted: configs are the program's) or when memory runs out. */
+/* Allocates a member that knows nothing yet, with every buffer it will use (the log window, the
+ * Ready's lists): restore it before anything else. A bad config is a bug and asserted (configs
+ * are the program's, checked where flags are parsed). Returns NULL when memory runs out. */
 struct raft *raft_create(const struct raft_config *c);
 void raft_destroy(struct raft *r);
 
@@ -277,7 +278,8 @@ void raft_report_unreachable(struct raft *r, raft_id id);
  * the follower goes back to probing, from after the snapshot when ok. */
 void raft_report_snapshot(struct raft *r, raft_id id, bool ok);
 
-/* True when raft_ready has something to hand out. */
+/* True when raft_ready has something to hand out; false while a Ready is outstanding. A
+ * leader's broadcast of new entries is queued here if it was pending. */
 bool raft_has_ready(struct raft *r);
 
 /* Fills rd with the next batch (possibly empty); see the contract above. */

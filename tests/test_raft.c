@@ -1,8 +1,8 @@
 /* core/raft unit tests: the single-member path (election, commit after persistence, batching,
  * restart), the durability rule with calls between raft_ready and raft_advance, the log
- * window's bounds and byte ring, restore errors, read index, and a seeded multi-member run
- * with message loss, reordering, duplication and restarts checked for raft's safety after
- * every step. */
+ * window's bounds and byte ring, restore errors, read index, and seeded clusters (3 voters,
+ * 5 voters, 3 voters and a learner) with message loss, reordering, duplication, crashes and
+ * compaction, checked for raft's safety after every step. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -613,6 +613,7 @@ struct sim_msg {
 struct sim {
     uint64_t rng;
     uint32_t n;
+    uint32_t learners; /* the last ones */
     struct member ms[SIM_MEMBERS_MAX];
     bool ready_out[SIM_MEMBERS_MAX];
     struct raft_ready rd[SIM_MEMBERS_MAX];
@@ -781,6 +782,7 @@ static void sim_check(struct sim *s)
         if (st.state != RAFT_LEADER)
             continue;
         assert_true(st.hard_state.term < SIM_TERMS_MAX);
+        assert_true(st.id <= s->n - s->learners); /* learners never lead */
         raft_id *l = &s->leader_of_term[st.hard_state.term];
         assert_true(*l == RAFT_NONE || *l == st.id);
         *l = st.id;
@@ -873,13 +875,18 @@ static void sim_settle(struct sim *s)
 static uint64_t sim_seed_running; /* the seed of a run that has not finished, or 0 */
 static uint64_t sim_committed_total;
 
-static void sim_run(uint64_t seed, uint32_t members, uint32_t steps)
+/* members in all, the last `learners` of them learners. */
+static void sim_run(uint64_t seed, uint32_t members, uint32_t learners, uint32_t steps)
 {
     static struct sim s;
     memset(&s, 0, sizeof(s));
     s.rng = seed;
     s.n = members;
+    s.learners = learners;
     bool pre_vote = seed & 1, check_quorum = seed & 2;
+    struct raft_conf_state conf = conf_of(members - learners);
+    for (uint32_t k = members - learners; k < members; k++)
+        conf.learners[conf.n_learners++] = k + 1;
     for (uint32_t k = 0; k < members; k++) {
         struct member *m = &s.ms[k];
         member_config(m, k + 1);
@@ -890,7 +897,7 @@ static void sim_run(uint64_t seed, uint32_t members, uint32_t steps)
         m->cfg.log_bytes_max = 4096;
         m->cfg.msg_bytes_max = 16;
         m->cfg.inflight_msgs_max = 4;
-        m->snap.conf = conf_of(members);
+        m->snap.conf = conf;
         member_start(m, 0);
     }
     for (uint32_t i = 0; i < steps; i++)
@@ -919,7 +926,9 @@ static void test_seeded_cluster(void **state)
     uint64_t last = one ? first : (env ? strtoull(env, NULL, 10) : 200);
     for (uint64_t seed = first; seed <= last; seed++) {
         sim_seed_running = seed;
-        sim_run(seed, seed % 3 == 0 ? 5 : 3, 3000);
+        /* 3 voters; 5 voters; 3 voters and a learner. */
+        uint32_t kind = seed % 3;
+        sim_run(seed, kind == 1 ? 5 : kind == 2 ? 4 : 3, kind == 2 ? 1 : 0, 3000);
     }
     sim_seed_running = 0;
     fprintf(stderr, "seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64 " entries committed in all\n", first,
