@@ -60,6 +60,7 @@ bool raft_log_term(const struct raft_log *l, raft_index i, raft_term *term)
     if (i < l->snap_index || i > l->last)
         return false;
     *term = slot_of(l, i)->term;
+    ASSERT(*term >= l->snap_term);
     return true;
 }
 
@@ -80,6 +81,7 @@ bool raft_log_match_term(const struct raft_log *l, raft_index i, raft_term term)
 void raft_log_entry(const struct raft_log *l, raft_index i, struct raft_entry *e, uint64_t *pos)
 {
     const struct raft_log_slot *s = slot_of(l, i);
+    ASSERT(s->len <= l->bytes_size && s->pos + s->len <= l->bytes_tail);
     e->term = s->term;
     e->index = i;
     e->len = s->len;
@@ -95,6 +97,7 @@ static uint64_t head_pos(const struct raft_log *l)
     uint64_t head = l->bytes_tail;
     if (l->last > l->snap_index)
         head = slot_of(l, l->snap_index + 1)->pos;
+    ASSERT(head <= l->bytes_tail);
     return head < l->pin_pos ? head : l->pin_pos;
 }
 
@@ -115,6 +118,7 @@ static bool reserve_bytes(struct raft_log *l, uint32_t len, uint64_t *pos)
         p += l->bytes_size - off;
     if (p + len - head_pos(l) > l->bytes_size)
         return false;
+    ASSERT(p >= l->bytes_tail && (len == 0 || p % l->bytes_size + len <= l->bytes_size));
     *pos = p;
     l->bytes_tail = p + len;
     return true;
@@ -135,6 +139,7 @@ int raft_log_append(struct raft_log *l, raft_term term, uint8_t type, const uint
     l->last++;
     struct raft_log_slot *s = &l->slots[l->last & l->slots_mask];
     *s = (struct raft_log_slot){.term = term, .pos = pos, .len = len, .type = type};
+    ASSERT(l->last - l->snap_index <= (uint64_t)l->slots_mask + 1);
     return 0;
 }
 

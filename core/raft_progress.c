@@ -113,6 +113,7 @@ static int find(const struct raft_tracker *t, raft_id id)
 
 struct raft_progress *raft_tracker_get(struct raft_tracker *t, raft_id id)
 {
+    ASSERT(id != RAFT_NONE);
     int i = find(t, id);
     return i < 0 ? NULL : &t->progress[i];
 }
@@ -230,6 +231,7 @@ void raft_progress_become_snapshot(struct raft_progress *p, raft_index snapshot_
     ASSERT(snapshot_index >= p->match);
     reset_state(p, RAFT_PROGRESS_SNAPSHOT);
     p->pending_snapshot = snapshot_index;
+    ASSERT(p->inflights.count == 0);
 }
 
 bool raft_progress_maybe_update(struct raft_progress *p, raft_index n)
@@ -325,6 +327,8 @@ void raft_inflights_free_le(struct raft_inflights *in, raft_index to)
 
 void raft_inflights_free_first(struct raft_inflights *in)
 {
+    uint32_t before = in->count;
     if (in->count > 0)
         raft_inflights_free_le(in, in->ring[in->start].last);
+    ASSERT(before == 0 || in->count == before - 1);
 }

@@ -12,6 +12,7 @@
 static raft_index find_conflict_by_term(const struct raft_log *l, raft_index index, raft_term term,
                                         raft_term *found)
 {
+    ASSERT(found != NULL);
     for (; index > 0; index--) {
         raft_term t;
         if (!raft_log_term(l, index, &t)) {
@@ -20,6 +21,7 @@ static raft_index find_conflict_by_term(const struct raft_log *l, raft_index ind
         }
         if (t <= term) {
             *found = t;
+            ASSERT(index >= l->snap_index);
             return index;
         }
     }
@@ -37,6 +39,7 @@ static void commit_to(struct raft *r, raft_index index)
 
 static void reply(struct raft *r, raft_id to, uint8_t type, raft_index index)
 {
+    ASSERT(type == RAFT_MSG_APP_RESP && index <= r->log.last);
     raft_send(r, &(struct raft_msg){.type = type, .to = to, .index = index});
 }
 
@@ -47,6 +50,7 @@ static void reply(struct raft *r, raft_id to, uint8_t type, raft_index index)
 static uint32_t collect_entries(struct raft *r, raft_index next, uint64_t *bytes)
 {
     struct raft_outbox *o = r->pending;
+    ASSERT(next >= raft_log_first(&r->log) && next <= r->log.last + 1);
     uint32_t room = RAFT_OUTBOX_ENTRIES_MAX - o->n_ents;
     if (room > RAFT_MSG_ENTRIES_MAX)
         room = RAFT_MSG_ENTRIES_MAX;
@@ -71,6 +75,8 @@ static uint32_t collect_entries(struct raft *r, raft_index next, uint64_t *bytes
 
 static bool send_snapshot(struct raft *r, struct raft_progress *p)
 {
+    ASSERT(p->state != RAFT_PROGRESS_SNAPSHOT);
+    ASSERT(p->next <= r->log.snap_index);
     if (!p->recent_active)
         return false; /* do not stream a snapshot to a member that may be down */
     struct raft_outbox *o = r->pending;
@@ -125,7 +131,7 @@ bool raft_send_append(struct raft *r, struct raft_progress *p, bool send_if_empt
 
 void raft_bcast_append(struct raft *r)
 {
-    ASSERT(r->state == RAFT_LEADER);
+    ASSERT(r->state == RAFT_LEADER && !r->ready_out);
     for (uint32_t i = 0; i < r->tracker.n; i++) {
         struct raft_progress *p = &r->tracker.progress[i];
         if (p->id == r->cfg.id)
@@ -148,6 +154,7 @@ void raft_bcast_heartbeat(struct raft *r, uint64_t context)
             continue;
         /* The follower may not hold entries up to our commit: never tell it more than match. */
         raft_index commit = p->match < r->log.committed ? p->match : r->log.committed;
+        ASSERT(commit <= p->match);
         if (commit > p->sent_commit)
             p->sent_commit = commit;
         raft_send(
@@ -168,6 +175,8 @@ bool raft_maybe_commit(struct raft *r)
     /* Only an entry of the leader's own term commits by counting replicas (raft paper 5.4.2). */
     if (t != r->term)
         return false;
+    /* A leader that is its own quorum counts only what it persisted. */
+    ASSERT(mci <= r->log.stable || r->tracker.conf.n_voters > 1);
     r->log.committed = mci;
     r->bcast_pending = true; /* followers learn the new commit index */
     raft_release_reads(r);
@@ -178,6 +187,7 @@ bool raft_maybe_commit(struct raft *r)
 
 static void handle_reject(struct raft *r, struct raft_progress *p, const struct raft_msg *m)
 {
+    ASSERT(m->reject && p->id == m->from);
     raft_event(r,
                "%" PRIx64 " received MsgAppResp(rejected, hint: (index %" PRIu64 ", term %" PRIu64
                ")) from %" PRIx64 " for index %" PRIu64,
@@ -201,6 +211,7 @@ static void handle_reject(struct raft *r, struct raft_progress *p, const struct 
 
 static void progress_acked(struct raft *r, struct raft_progress *p, raft_index index)
 {
+    ASSERT(p->match == index && index <= r->log.last);
     if (p->state == RAFT_PROGRESS_PROBE) {
         raft_progress_become_replicate(p);
     } else if (p->state == RAFT_PROGRESS_SNAPSHOT && p->match >= p->pending_snapshot) {
@@ -243,7 +254,7 @@ int raft_handle_append_resp(struct raft *r, const struct raft_msg *m)
 
 void raft_handle_heartbeat_resp(struct raft *r, const struct raft_msg *m)
 {
-    ASSERT(r->state == RAFT_LEADER);
+    ASSERT(r->state == RAFT_LEADER && m->term == r->term);
     struct raft_progress *p = raft_tracker_get(&r->tracker, m->from);
     if (p == NULL)
         return;
@@ -262,6 +273,7 @@ void raft_handle_heartbeat_resp(struct raft *r, const struct raft_msg *m)
  * leader's; anything else is a broken or hostile sender. */
 static int validate_append(const struct raft_msg *m)
 {
+    ASSERT(m->type == RAFT_MSG_APP && (m->n_entries == 0 || m->entries != NULL));
     if (m->n_entries > RAFT_MSG_ENTRIES_MAX || m->log_term > m->term)
         return -RINGD_ECORRUPT;
     raft_term prev = m->log_term;
@@ -310,6 +322,7 @@ static void append_from(struct raft *r, const struct raft_msg *m, raft_index *la
 
 static void reject_append(struct raft *r, const struct raft_msg *m)
 {
+    ASSERT(!raft_log_match_term(&r->log, m->index, m->log_term));
     raft_index hint = m->index < r->log.last ? m->index : r->log.last;
     raft_term hint_term;
     hint = find_conflict_by_term(&r->log, hint, m->log_term, &hint_term);
@@ -351,7 +364,7 @@ int raft_handle_append(struct raft *r, const struct raft_msg *m)
 
 void raft_handle_heartbeat(struct raft *r, const struct raft_msg *m)
 {
-    ASSERT(r->state == RAFT_FOLLOWER);
+    ASSERT(r->state == RAFT_FOLLOWER && m->term == r->term);
     raft_index commit = m->commit;
     if (commit > r->log.last) {
         raft_event(r, "%" PRIx64 " heartbeat commit %" PRIu64 " past its last index %" PRIu64,
@@ -365,6 +378,7 @@ void raft_handle_heartbeat(struct raft *r, const struct raft_msg *m)
 
 static bool conf_has(const struct raft_conf_state *c, raft_id id)
 {
+    ASSERT(c->n_voters <= RAFT_MEMBERS_MAX && c->n_learners <= RAFT_MEMBERS_MAX);
     for (uint32_t i = 0; i < c->n_voters; i++)
         if (c->voters[i] == id)
             return true;
@@ -389,7 +403,9 @@ static bool restore(struct raft *r, const struct raft_snapshot_meta *s)
         commit_to(r, s->index);
         return false;
     }
+    ASSERT(r->state == RAFT_FOLLOWER);
     raft_log_reset(&r->log, s->index, s->term);
+    ASSERT(r->log.last == s->index && r->log.committed == s->index);
     if (r->ready_stable_to > s->index)
         r->ready_stable_to = s->index;
     r->install = *s;
