@@ -141,7 +141,9 @@ void raft_bcast_append(struct raft *r)
         if (p->state == RAFT_PROGRESS_REPLICATE && p->next > r->log.last &&
             p->sent_commit >= r->log.committed)
             continue;
-        raft_send_append(r, p, true);
+        /* Then fill the follower's inflight window (bounded by it): pipelining. */
+        for (uint32_t k = 0; k <= r->cfg.inflight_msgs_max && raft_send_append(r, p, k == 0); k++)
+            continue;
     }
 }
 
