@@ -7,21 +7,22 @@
  * compaction point (raft_compact) to the last index, their data copied into one byte ring the
  * core owns. The caller's WAL is the durable copy; on restart the caller hands the WAL back
  * (raft_restore_*). A full window is back-pressure: raft_propose returns -RINGD_EFULL, and a
- * follower drops an append it has no room for (the leader probes again later).
+ * follower takes what fits of an append and acknowledges that much (the leader sends the rest
+ * once the caller compacted). Size the window above the snapshot interval.
  *
  * The Ready/advance contract (the durability rule). raft_ready hands out one batch:
  *   1. snapshot, entries, hard_state: make them durable, in that order. snapshot (not NULL
- *      only on a follower a leader sent one, issue 7) replaces the state machine and the log
- *      up to its index. entries are appended to the log; entries[0].index may be at or below
- *      the last index already stored (a follower whose log conflicted with its leader's): the
- *      stored entries from that index on are replaced (the WAL's replay keeps the latest
- *      record of an index). hard_state (term, vote, commit), when has_hard_state, is recorded
+ *      only on a follower a leader sent one) replaces the state machine and the whole log.
+ *      entries are appended to the log; entries[0].index may be at or below the last index
+ *      already stored (a follower whose log conflicted with its leader's): the stored entries
+ *      from that index on are replaced (the WAL's replay keeps the latest record of an
+ *      index). hard_state (term, vote, commit), when has_hard_state, is recorded
  *      with them; its commit never passes the last entry persisted with it. When must_sync,
  *      all of it must be on disk (fdatasync) before any msgs_after_persist leaves.
  *   2. msgs_send_now: may be sent at once, before or while step 1 is persisted. They are the
- *      leader's own traffic (MsgApp, MsgHeartbeat, MsgSnap, MsgTimeoutNow): a leader may write
- *      its log in parallel with replicating it, because its own entries count towards a quorum
- *      only once raft_advance said they are durable.
+ *      leader's own traffic (MsgApp, MsgHeartbeat, MsgSnap, MsgTimeoutNow) once its term is
+ *      durable: a leader may write its log in parallel with replicating it, because its own
+ *      entries count towards a quorum only once raft_advance said they are durable.
  *   3. msgs_after_persist: send only after step 1 is durable. They are the promises: votes
  *      (MsgVoteResp: the vote must survive a crash), vote requests (the candidate's own vote
  *      and term first), append acknowledgements (MsgAppResp: the entries they acknowledge).
@@ -260,8 +261,10 @@ int raft_propose(struct raft *r, const void *data, uint32_t len, raft_index *ind
 
 /* Feeds one message from a peer. Returns 0 (also for stale or ignored messages), -EINVAL for a
  * malformed message (not to this member, no term, an unknown type), or -RINGD_ECORRUPT when
- * it contradicts raft's guarantees (an append that would cut committed entries, entries that
- * do not follow index, an acknowledgement past the leader's log); such a message is dropped. */
+ * it contradicts raft's guarantees (entries that do not follow index one by one, or whose
+ * terms go back or pass the message's; an acknowledgement past the leader's log; a snapshot
+ * with a bad configuration); such a message is dropped, though a higher term in it was
+ * already taken (as any message's is, first). */
 int raft_step(struct raft *r, const struct raft_msg *m);
 
 /* Asks for a linearizable read point with the caller's context id. A leader answers through
@@ -291,7 +294,7 @@ void raft_advance(struct raft *r, const struct raft_ready *rd);
 /* The caller made a durable snapshot of its state machine at snap->index (at most the applied
  * index; snap->conf the members at that index): the core forgets entries up to compact_to
  * (at most snap->index; the entries between stay for followers a little behind) and will send
- * this snapshot to followers behind it (issue 7). Not with a Ready outstanding. Returns 0. */
+ * this snapshot to followers behind it. Not with a Ready outstanding. Returns 0. */
 int raft_compact(struct raft *r, const struct raft_snapshot_meta *snap, raft_index compact_to);
 
 /* Copies the member's current state into st. */
