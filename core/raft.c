@@ -54,9 +54,9 @@ struct raft *raft_create(const struct raft_config *c)
     r->handed = calloc(1, sizeof(*r->handed));
     r->ready_entries = calloc(c->log_entries_max, sizeof(r->ready_entries[0]));
     r->ready_committed = calloc(RAFT_APPLY_ENTRIES_MAX, sizeof(r->ready_committed[0]));
-    r->reads_waiting = calloc(RAFT_READ_INDEX_MAX, sizeof(r->reads_waiting[0]));
+    r->reads = calloc(RAFT_READ_INDEX_MAX, sizeof(r->reads[0]));
     if (r->pending == NULL || r->handed == NULL || r->ready_entries == NULL ||
-        r->ready_committed == NULL || r->reads_waiting == NULL ||
+        r->ready_committed == NULL || r->reads == NULL ||
         raft_log_init(&r->log, c->log_entries_max, c->log_bytes_max) != 0 ||
         raft_tracker_init(&r->tracker, c->inflight_msgs_max, c->inflight_bytes_max) != 0) {
         raft_destroy(r);
@@ -78,7 +78,7 @@ void raft_destroy(struct raft *r)
     free(r->handed);
     free(r->ready_entries);
     free(r->ready_committed);
-    free(r->reads_waiting);
+    free(r->reads);
     free(r);
 }
 
@@ -214,7 +214,8 @@ static void reset(struct raft *r, raft_term term)
     r->heartbeat_elapsed = 0;
     reset_election_timeout(r);
     r->lead_transferee = RAFT_NONE;
-    r->n_reads_waiting = 0;
+    r->reads_head = 0;
+    r->n_reads = 0; /* a new role answers no read of the old one: the readers retry */
     raft_tracker_reset(&r->tracker, r->cfg.id, r->log.last, r->log.stable);
 }
 
@@ -511,54 +512,6 @@ int raft_step(struct raft *r, const struct raft_msg *m)
     return rc;
 }
 
-/* ---- read index ------------------------------------------------------------------------- */
-
-static bool committed_in_term(const struct raft *r)
-{
-    raft_term t = 0;
-    bool ok = raft_log_term(&r->log, r->log.committed, &t);
-    ASSERT(ok);
-    return t == r->term;
-}
-
-static int add_read_state(struct raft *r, uint64_t context)
-{
-    ASSERT(r->state == RAFT_LEADER && committed_in_term(r));
-    struct raft_outbox *o = r->pending;
-    ASSERT(o->n_reads <= RAFT_READ_INDEX_MAX);
-    if (o->n_reads == RAFT_READ_INDEX_MAX)
-        return -RINGD_EFULL;
-    o->reads[o->n_reads++] =
-        (struct raft_read_state){.context = context, .index = r->log.committed};
-    return 0;
-}
-
-int raft_read_index(struct raft *r, uint64_t context)
-{
-    ASSERT(r->restored);
-    if (r->state != RAFT_LEADER)
-        return -RINGD_ENO_LEADER;
-    if (r->tracker.conf.n_voters > 1)
-        return -RINGD_EUNSUPPORTED;
-    if (committed_in_term(r))
-        return add_read_state(r, context);
-    /* A new leader does not know the commit index until an entry of its term commits. */
-    if (r->n_reads_waiting == RAFT_READ_INDEX_MAX)
-        return -RINGD_EFULL;
-    r->reads_waiting[r->n_reads_waiting++] = (struct raft_read_wait){.context = context};
-    return 0;
-}
-
-void raft_release_reads(struct raft *r)
-{
-    ASSERT(r->state == RAFT_LEADER);
-    ASSERT(r->n_reads_waiting == 0 || committed_in_term(r));
-    for (uint32_t i = 0; i < r->n_reads_waiting; i++)
-        if (add_read_state(r, r->reads_waiting[i].context) != 0)
-            r->msgs_dropped++; /* the reader times out, as with a lost message */
-    r->n_reads_waiting = 0;
-}
-
 /* ---- reports from the transport --------------------------------------------------------- */
 
 void raft_report_unreachable(struct raft *r, raft_id id)
@@ -615,6 +568,8 @@ static void flush_bcast(struct raft *r)
     if (r->bcast_pending && r->state == RAFT_LEADER)
         raft_bcast_append(r);
     r->bcast_pending = false;
+    if (r->state == RAFT_LEADER)
+        raft_read_flush(r); /* one heartbeat round for every read since the last Ready */
 }
 
 bool raft_has_ready(struct raft *r)

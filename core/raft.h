@@ -267,10 +267,14 @@ int raft_propose(struct raft *r, const void *data, uint32_t len, raft_index *ind
  * already taken (as any message's is, first). */
 int raft_step(struct raft *r, const struct raft_msg *m);
 
-/* Asks for a linearizable read point with the caller's context id. A leader answers through
- * a Ready's read_states once it has committed an entry of its term. Errors: -RINGD_ENO_LEADER
- * (not the leader), -RINGD_EFULL (RAFT_READ_INDEX_MAX reads waiting), -RINGD_EUNSUPPORTED
- * (a leader with other voters: the heartbeat round of ReadIndex is issue 7). */
+/* Asks for a linearizable read point (etcd ReadIndex) under the caller's context id. The
+ * leader answers through a later Ready's read_states with its commit index at the time of the
+ * request, once an entry of its term has committed and a quorum answered a heartbeat round
+ * started after the request (all reads between two Readies share one round; a leader that is
+ * its own quorum answers at the next Ready). Reads not answered when the member stops leading
+ * are dropped: the caller retries or times out. Errors: -RINGD_ENOT_LEADER (a follower that
+ * knows its leader: forward the read; MsgReadIndex forwarding inside raft is issue 7),
+ * -RINGD_ENO_LEADER, -RINGD_EFULL (RAFT_READ_INDEX_MAX reads waiting). */
 int raft_read_index(struct raft *r, uint64_t context);
 
 /* The transport could not reach member id (etcd ReportUnreachable): a follower the leader was

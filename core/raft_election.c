@@ -134,7 +134,8 @@ void raft_handle_vote(struct raft *r, const struct raft_msg *m)
      * leaves only after that is durable (msgs_after_persist). */
     raft_send(r, &(struct raft_msg){.type = resp, .to = m->from, .term = m->term});
     if (m->type == RAFT_MSG_VOTE) {
-        ASSERT(r->term == m->term && r->state == RAFT_FOLLOWER);
+        /* A pre-candidate may grant again the vote it gave in this term. */
+        ASSERT(r->term == m->term && (r->state == RAFT_FOLLOWER || r->state == RAFT_PRE_CANDIDATE));
         r->election_elapsed = 0;
         r->vote = m->from;
     }

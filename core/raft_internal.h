@@ -28,10 +28,11 @@ struct raft_outbox {
     uint64_t pin_pos; /* lowest byte position the ents' data use; UINT64_MAX: none */
 };
 
-/* A linearizable read waiting for the leader's first commit in its term (etcd
- * pendingReadIndexMessages). */
-struct raft_read_wait {
+/* A linearizable read on the leader, in arrival order (etcd read_only.go). */
+struct raft_read_req {
     uint64_t context;
+    raft_index index; /* the commit index at arrival; 0: waits for the term's first commit */
+    uint64_t round;   /* the heartbeat round confirming it; 0: none started yet */
 };
 
 struct raft {
@@ -70,8 +71,10 @@ struct raft {
     struct raft_entry *ready_entries;   /* log window's size */
     struct raft_entry *ready_committed; /* RAFT_APPLY_ENTRIES_MAX */
 
-    struct raft_read_wait *reads_waiting; /* RAFT_READ_INDEX_MAX */
-    uint32_t n_reads_waiting;
+    struct raft_read_req *reads; /* a ring of RAFT_READ_INDEX_MAX from reads_head */
+    uint32_t reads_head;
+    uint32_t n_reads;
+    uint64_t read_round; /* the last heartbeat round started for reads (never reused) */
     uint64_t msgs_dropped;
     char event[RAFT_EVENT_BYTES_MAX];
 };
@@ -116,7 +119,13 @@ void raft_bcast_append(struct raft *r);
 void raft_bcast_heartbeat(struct raft *r, uint64_t context);
 /* Leader: moves commit to the quorum's durable match when that is of its term. */
 bool raft_maybe_commit(struct raft *r);
-/* Leader: answers reads that waited for the term's first commit. */
-void raft_release_reads(struct raft *r);
+/* raft_read.c */
+/* Leader: the commit index moved into its term; reads waiting for that get their index. */
+void raft_read_committed(struct raft *r);
+/* Leader, at each Ready: starts one heartbeat round for the reads that have none. */
+void raft_read_flush(struct raft *r);
+/* Leader: p answered a heartbeat of round (0: not a read round); answers what a quorum
+ * confirmed. */
+void raft_read_ack(struct raft *r, struct raft_progress *p, uint64_t round);
 
 #endif

@@ -66,6 +66,7 @@ static void progress_reset(struct raft_progress *p, raft_id self, raft_index las
     p->next = last + 1;
     p->pending_snapshot = 0;
     p->sent_commit = 0;
+    p->read_ack = 0;
     p->state = RAFT_PROGRESS_PROBE;
     p->probe_sent = false;
     p->recent_active = p->id == self;
@@ -130,24 +131,45 @@ static uint32_t quorum(const struct raft_tracker *t)
     return t->conf.n_voters / 2 + 1;
 }
 
-raft_index raft_tracker_committed(const struct raft_tracker *t)
+/* The value a quorum of voters has reached: the quorum-th largest of values[0, n_voters). */
+static uint64_t quorum_value(const struct raft_tracker *t, const uint64_t *values)
 {
     uint32_t n = t->conf.n_voters;
-    ASSERT(n <= RAFT_MEMBERS_MAX && n <= t->n);
-    if (n == 0)
-        return 0;
-    raft_index match[RAFT_MEMBERS_MAX];
+    ASSERT(n > 0 && n <= RAFT_MEMBERS_MAX && n <= t->n);
+    uint64_t sorted[RAFT_MEMBERS_MAX];
     /* Insertion sort, descending: at most RAFT_MEMBERS_MAX voters. */
     for (uint32_t i = 0; i < n; i++) {
-        raft_index m = t->progress[i].match;
         uint32_t j = i;
-        for (; j > 0 && match[j - 1] < m; j--)
-            match[j] = match[j - 1];
-        match[j] = m;
+        for (; j > 0 && sorted[j - 1] < values[i]; j--)
+            sorted[j] = sorted[j - 1];
+        sorted[j] = values[i];
     }
     for (uint32_t i = 1; i < n; i++)
-        DASSERT(match[i - 1] >= match[i]);
-    return match[quorum(t) - 1];
+        DASSERT(sorted[i - 1] >= sorted[i]);
+    return sorted[quorum(t) - 1];
+}
+
+raft_index raft_tracker_committed(const struct raft_tracker *t)
+{
+    if (t->conf.n_voters == 0)
+        return 0;
+    uint64_t match[RAFT_MEMBERS_MAX];
+    for (uint32_t i = 0; i < t->conf.n_voters; i++)
+        match[i] = t->progress[i].match;
+    return quorum_value(t, match);
+}
+
+uint64_t raft_tracker_read_acked(const struct raft_tracker *t, raft_id self, uint64_t self_round)
+{
+    if (t->conf.n_voters == 0)
+        return 0;
+    uint64_t acks[RAFT_MEMBERS_MAX];
+    for (uint32_t i = 0; i < t->conf.n_voters; i++) {
+        const struct raft_progress *p = &t->progress[i];
+        ASSERT(p->id == self || p->read_ack <= self_round);
+        acks[i] = p->id == self ? self_round : p->read_ack;
+    }
+    return quorum_value(t, acks);
 }
 
 bool raft_tracker_quorum_active(const struct raft_tracker *t, raft_id self)

@@ -46,6 +46,7 @@ struct raft_progress {
     raft_index next;             /* the next entry to send */
     raft_index pending_snapshot; /* SNAPSHOT: the index of the snapshot sent */
     raft_index sent_commit;      /* the highest commit index sent (what the member can know) */
+    uint64_t read_ack;           /* the latest read-index heartbeat round it answered */
     uint8_t state;               /* enum raft_progress_state */
     bool learner;
     bool probe_sent;    /* PROBE: a MsgApp is out; wait (etcd MsgAppFlowPaused) */
@@ -95,6 +96,10 @@ bool raft_tracker_is_voter(const struct raft_tracker *t, raft_id id);
 
 /* The highest index durable on a quorum of voters (etcd MajorityConfig.CommittedIndex). */
 raft_index raft_tracker_committed(const struct raft_tracker *t);
+
+/* The latest read-index round a quorum of voters answered; self answers every round up to
+ * self_round. */
+uint64_t raft_tracker_read_acked(const struct raft_tracker *t, raft_id self, uint64_t self_round);
 
 /* True when a quorum of voters was recently active; self always counts (etcd QuorumActive). */
 bool raft_tracker_quorum_active(const struct raft_tracker *t, raft_id self);

@@ -181,7 +181,7 @@ bool raft_maybe_commit(struct raft *r)
     ASSERT(mci <= r->log.stable || r->tracker.conf.n_voters > 1);
     r->log.committed = mci;
     r->bcast_pending = true; /* followers learn the new commit index */
-    raft_release_reads(r);
+    raft_read_committed(r);
     return true;
 }
 
@@ -267,6 +267,7 @@ void raft_handle_heartbeat_resp(struct raft *r, const struct raft_msg *m)
         raft_inflights_free_first(&p->inflights);
     if (p->match < r->log.last)
         raft_send_append(r, p, true);
+    raft_read_ack(r, p, m->context);
 }
 
 /* ---- follower --------------------------------------------------------------------------- */

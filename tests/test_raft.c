@@ -1,8 +1,9 @@
 /* core/raft unit tests: the single-member path (election, commit after persistence, batching,
  * restart), the durability rule with calls between raft_ready and raft_advance, the log
  * window's bounds and byte ring, restore errors, read index, and seeded clusters (3 voters,
- * 5 voters, 3 voters and a learner) with message loss, reordering, duplication, crashes and
- * compaction, checked for raft's safety after every step. */
+ * 5 voters, 3 voters and a learner) with message loss, reordering, duplication, partitions,
+ * crashes, compaction and reads, checked for raft's safety and the reads' linearizability
+ * after every step. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -603,6 +606,7 @@ static void test_read_index_single_member(void **state)
 #define SIM_NET_MAX     512
 #define SIM_TERMS_MAX   4096
 #define SIM_TRUTH_MAX   8192
+#define SIM_READS_MAX   4096
 
 struct sim_msg {
     struct raft_msg m;
@@ -624,6 +628,14 @@ struct sim {
     uint32_t truth_len[SIM_TRUTH_MAX];
     raft_index truth_max;
     uint32_t proposals;
+    /* Reads: the commit index any member knew when read i was asked; its answer may not be
+     * below (a read sees every write committed before it started). */
+    raft_index read_floor[SIM_READS_MAX];
+    bool read_answered[SIM_READS_MAX];
+    uint32_t reads;
+    uint32_t reads_answered;
+    raft_id isolated;        /* a member cut off from everyone, or 0 */
+    uint32_t isolated_steps; /* steps the partition still lasts */
 };
 
 static uint64_t sim_rand(struct sim *s, uint64_t n)
@@ -682,6 +694,42 @@ static void sim_check_applied(struct sim *s, struct member *m, raft_index from)
     }
 }
 
+static raft_index sim_max_commit(struct sim *s)
+{
+    raft_index c = 0;
+    for (uint32_t k = 0; k < s->n; k++) {
+        raft_status(s->ms[k].r, &st);
+        c = st.hard_state.commit > c ? st.hard_state.commit : c;
+    }
+    return c;
+}
+
+static void sim_read(struct sim *s, uint32_t k)
+{
+    if (s->reads == SIM_READS_MAX)
+        return;
+    int rc = raft_read_index(s->ms[k].r, s->reads + 1);
+    assert_true(rc == 0 || rc == -RINGD_ENOT_LEADER || rc == -RINGD_ENO_LEADER);
+    if (rc == 0)
+        s->read_floor[s->reads++] = sim_max_commit(s);
+}
+
+/* Linearizability of reads: each answered once, at or above what was committed when asked,
+ * and at most what the answering leader has committed. */
+static void sim_check_reads(struct sim *s, uint32_t k, const struct raft_ready *rd)
+{
+    raft_status(s->ms[k].r, &st);
+    for (uint32_t i = 0; i < rd->n_read_states; i++) {
+        uint64_t ctx = rd->read_states[i].context;
+        assert_true(ctx >= 1 && ctx <= s->reads);
+        assert_false(s->read_answered[ctx - 1]);
+        s->read_answered[ctx - 1] = true;
+        s->reads_answered++;
+        assert_true(rd->read_states[i].index >= s->read_floor[ctx - 1]);
+        assert_true(rd->read_states[i].index <= st.hard_state.commit);
+    }
+}
+
 /* The first half of a Ready: take it, send what may leave before persistence. */
 static void sim_ready(struct sim *s, uint32_t k)
 {
@@ -690,6 +738,7 @@ static void sim_ready(struct sim *s, uint32_t k)
         return;
     raft_ready(m->r, &s->rd[k]);
     s->ready_out[k] = true;
+    sim_check_reads(s, k, &s->rd[k]);
     for (uint32_t i = 0; i < s->rd[k].n_msgs_send_now; i++)
         sim_send(s, &s->rd[k].msgs_send_now[i]);
 }
@@ -721,6 +770,8 @@ static void sim_deliver(struct sim *s)
     uint32_t i = (uint32_t)sim_rand(s, s->n_net); /* any order: reordering */
     struct sim_msg sm = s->net[i];
     uint64_t fate = sim_rand(s, 100);
+    if (s->isolated == sm.m.from || s->isolated == sm.m.to)
+        fate = 0;     /* a partition: lost */
     if (fate >= 10) { /* 10%: lost */
         int rc = raft_step(s->ms[sm.m.to - 1].r, &sm.m);
         assert_int_equal(rc, 0);
@@ -789,6 +840,13 @@ static void sim_check(struct sim *s)
     }
 }
 
+/* Cuts member k off from everyone for a while: stale leaders, elections behind its back. */
+static void sim_isolate(struct sim *s, uint32_t k)
+{
+    s->isolated = s->ms[k].id;
+    s->isolated_steps = 100 + (uint32_t)sim_rand(s, 900);
+}
+
 static void sim_step(struct sim *s, bool faults)
 {
     uint32_t k = (uint32_t)sim_rand(s, s->n);
@@ -801,12 +859,18 @@ static void sim_step(struct sim *s, bool faults)
         sim_finish(s, k);
     else if (a < 900)
         raft_tick(s->ms[k].r);
-    else if (a < 980)
+    else if (a < 950)
         sim_propose(s, k);
+    else if (a < 980)
+        sim_read(s, k);
     else if (a < 995)
         sim_compact(s, k);
-    else if (faults)
+    else if (faults && a < 998)
         sim_restart(s, k);
+    else if (faults && s->isolated == RAFT_NONE)
+        sim_isolate(s, k);
+    if (s->isolated_steps > 0 && --s->isolated_steps == 0)
+        s->isolated = RAFT_NONE; /* the partition heals */
     sim_check(s);
 }
 
@@ -874,6 +938,8 @@ static void sim_settle(struct sim *s)
 
 static uint64_t sim_seed_running; /* the seed of a run that has not finished, or 0 */
 static uint64_t sim_committed_total;
+static uint64_t sim_reads_total;
+static uint64_t sim_reads_answered;
 
 /* members in all, the last `learners` of them learners. */
 static void sim_run(uint64_t seed, uint32_t members, uint32_t learners, uint32_t steps)
@@ -902,11 +968,14 @@ static void sim_run(uint64_t seed, uint32_t members, uint32_t learners, uint32_t
     }
     for (uint32_t i = 0; i < steps; i++)
         sim_step(&s, true);
+    s.isolated = RAFT_NONE;
     sim_settle(&s);
     /* Everything a leader accepted before the faults stopped may or may not have committed;
      * what did is the same everywhere (sim_check_applied) and the cluster made progress. */
     assert_true(s.truth_max > 0);
     sim_committed_total += s.truth_max;
+    sim_reads_total += s.reads;
+    sim_reads_answered += s.reads_answered;
     for (uint32_t k = 0; k < members; k++) {
         member_free(&s.ms[k]);
         s.ready_out[k] = false;
@@ -931,8 +1000,22 @@ static void test_seeded_cluster(void **state)
         sim_run(seed, kind == 1 ? 5 : kind == 2 ? 4 : 3, kind == 2 ? 1 : 0, 3000);
     }
     sim_seed_running = 0;
-    fprintf(stderr, "seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64 " entries committed in all\n", first,
-            last, sim_committed_total);
+    fprintf(stderr,
+            "seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64 " entries committed, %" PRIu64 " of %" PRIu64
+            " reads answered\n",
+            first, last, sim_committed_total, sim_reads_answered, sim_reads_total);
+}
+
+/* An assertion in the core aborts: name the seed first. */
+static void on_abort(int sig)
+{
+    (void)sig;
+    char buf[96];
+    int n = snprintf(buf, sizeof(buf),
+                     "\naborted at seed %" PRIu64 ": RAFT_SEED=%" PRIu64 " replays it\n",
+                     sim_seed_running, sim_seed_running);
+    if (sim_seed_running != 0 && n > 0)
+        (void)!write(2, buf, (size_t)n);
 }
 
 /* A failed run names its seed: RAFT_SEED=<seed> replays exactly that run. */
@@ -947,6 +1030,7 @@ static int report_seed(void **state)
 
 int main(void)
 {
+    signal(SIGABRT, on_abort);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_member_elects_itself_on_timeout),
         cmocka_unit_test(test_single_member_campaign_commits_after_persist),
