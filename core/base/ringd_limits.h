@@ -160,4 +160,26 @@ _Static_assert(WAL_BATCH_BYTES_MAX <= WAL_SEGMENT_BYTES, "a batch must fit in a 
  * CORRUPT) for every member. */
 #define STATUS_ERRORS_MAX (1 + ALARMS_MAX)
 
+/* Raft core (core/raft). The in-memory log window, the Ready batch and every list in it. */
+#define RAFT_MEMBERS_MAX            64         /* voters and learners together */
+#define RAFT_LOG_ENTRIES_MAX        (1u << 20) /* log window a config may ask for (power of two) */
+#define RAFT_LOG_ENTRIES_DEFAULT    (1u << 16) /* entries kept between compactions */
+#define RAFT_LOG_BYTES_MAX          (1ull << 34) /* entry data a config may ask the window to hold */
+#define RAFT_LOG_BYTES_DEFAULT      (256u << 20) /* entry data held between compactions */
+#define RAFT_ENTRY_BYTES_MAX        (64u << 20) /* one entry's data (at most half the window too) */
+#define RAFT_MSGS_MAX               1024  /* outgoing messages per Ready, in each of its lists */
+#define RAFT_MSG_ENTRIES_MAX        4096  /* entries carried by one MsgApp */
+#define RAFT_OUTBOX_ENTRIES_MAX     16384 /* entries referenced by one Ready's messages */
+#define RAFT_MSG_BYTES_DEFAULT      (1u << 20)  /* entry bytes per MsgApp (etcd MaxSizePerMsg) */
+#define RAFT_INFLIGHT_MSGS_MAX      4096        /* unacknowledged MsgApps per follower, at most */
+#define RAFT_INFLIGHT_MSGS_DEFAULT  512         /* etcd's server: 4096 / 8 */
+#define RAFT_INFLIGHT_BYTES_DEFAULT (64u << 20) /* unacknowledged entry bytes per follower */
+#define RAFT_APPLY_ENTRIES_MAX      4096        /* committed entries handed out per Ready */
+#define RAFT_APPLY_BYTES_DEFAULT    (16u << 20) /* their bytes (etcd MaxCommittedSizePerReady) */
+#define RAFT_READ_INDEX_MAX         4096 /* read-index requests waiting or answered per Ready */
+#define RAFT_EVENT_BYTES_MAX        256  /* one event line handed to the caller's log hook */
+_Static_assert((RAFT_LOG_ENTRIES_MAX & (RAFT_LOG_ENTRIES_MAX - 1)) == 0, "power of two");
+_Static_assert((RAFT_LOG_ENTRIES_DEFAULT & (RAFT_LOG_ENTRIES_DEFAULT - 1)) == 0, "power of two");
+_Static_assert(RAFT_MSG_ENTRIES_MAX <= RAFT_OUTBOX_ENTRIES_MAX, "one MsgApp fits in a Ready");
+
 #endif
