@@ -24,6 +24,7 @@ struct kv_proposal {
     enum kv_op op;
     void *origin;  /* the shard's handle for the reply (its call); apply never reads it */
     uint16_t from; /* set by the apply actor: the shard to answer */
+    int reply_err; /* the shard's own answer once applied, if not 0 (NOSPACE after the alarm) */
     /* Written by the apply actor before its reply. */
     int err;           /* 0 or -RINGD_E* */
     uint8_t *response; /* packed response when err is 0; apply's memory */

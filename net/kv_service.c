@@ -96,10 +96,10 @@ void kv_service_range(struct grpc_call *call, const ProtobufCMessage *request)
 
 /* Writes. */
 
-/* Hands the call's request to the apply actor; the answer comes in kv_service_applied. A
- * proposal with no call (an alarm the quota raised) is answered to nobody. */
+/* Hands the call's request to the apply actor; the answer comes in kv_service_applied: the
+ * apply actor's, or reply_err once applied if that is not 0. */
 static void kv_propose(struct shard *s, struct grpc_call *call, enum kv_op op,
-                       const uint8_t *request, size_t len)
+                       const uint8_t *request, size_t len, int reply_err)
 {
     if (s->proposals_out >= SHARD_PROPOSALS_MAX) {
         if (call != NULL)
@@ -112,7 +112,8 @@ static void kv_propose(struct shard *s, struct grpc_call *call, enum kv_op op,
             grpc_error_finish(call, -ENOMEM);
         return;
     }
-    *p = (struct kv_proposal){.op = op, .origin = call, .request_len = len};
+    *p = (struct kv_proposal){
+        .op = op, .origin = call, .reply_err = reply_err, .request_len = len};
     if (len > 0)
         memcpy(p->request, request, len);
     if (call != NULL)
@@ -127,12 +128,13 @@ static void kv_propose_call(struct shard *s, struct grpc_call *call, enum kv_op 
 {
     size_t len;
     const uint8_t *request = grpc_call_request_bytes(call, &len);
-    kv_propose(s, call, op, request, len);
+    kv_propose(s, call, op, request, len, 0);
 }
 
 /* etcd's quota check before a write that adds data: past --quota-backend-bytes the NOSPACE
- * alarm is raised (through the apply actor, as etcd proposes it) and the write refused. */
-static bool kv_quota_ok(struct shard *s, int64_t cost)
+ * alarm is raised (through the apply actor, as etcd proposes it) and, once it stands, the
+ * call is refused with NOSPACE. False when the call is answered that way. */
+static bool kv_quota_ok(struct shard *s, struct grpc_call *call, int64_t cost)
 {
     int64_t quota = s->common->quota_bytes;
     if (cost == 0 || quota <= 0 || mvcc_bytes(s->common->store) + cost < quota)
@@ -144,7 +146,7 @@ static bool kv_quota_ok(struct shard *s, int64_t cost)
     uint8_t packed[64];
     ASSERT(protobuf_c_message_get_packed_size(&alarm.base) <= sizeof packed);
     size_t len = protobuf_c_message_pack(&alarm.base, packed);
-    kv_propose(s, NULL, KV_OP_ALARM, packed, len);
+    kv_propose(s, call, KV_OP_ALARM, packed, len, -RINGD_ENO_SPACE);
     return false;
 }
 
@@ -159,11 +161,8 @@ void kv_service_put(struct grpc_call *call, const ProtobufCMessage *request)
     struct shard *s = kv_shard(call);
     if (s == NULL)
         return;
-    if (!kv_quota_ok(s, kv_cost_put(r))) {
-        grpc_error_finish(call, -RINGD_ENO_SPACE);
-        return;
-    }
-    kv_propose_call(s, call, KV_OP_PUT);
+    if (kv_quota_ok(s, call, kv_cost_put(r)))
+        kv_propose_call(s, call, KV_OP_PUT);
 }
 
 void kv_service_delete_range(struct grpc_call *call, const ProtobufCMessage *request)
@@ -194,11 +193,8 @@ void kv_service_txn(struct grpc_call *call, const ProtobufCMessage *request)
         kv_read(s, call, request, kv_read_txn);
         return;
     }
-    if (!kv_quota_ok(s, kv_cost_txn(r))) {
-        grpc_error_finish(call, -RINGD_ENO_SPACE);
-        return;
-    }
-    kv_propose_call(s, call, KV_OP_TXN);
+    if (kv_quota_ok(s, call, kv_cost_txn(r)))
+        kv_propose_call(s, call, KV_OP_TXN);
 }
 
 void kv_service_compact(struct grpc_call *call, const ProtobufCMessage *request)
@@ -241,7 +237,9 @@ void kv_service_applied(struct shard *s, const struct msg *m)
     struct grpc_call *call = p->origin;
     if (call != NULL) {
         grpc_call_set_user(call, NULL);
-        if (p->err < 0)
+        if (p->reply_err < 0)
+            grpc_error_finish(call, p->reply_err);
+        else if (p->err < 0)
             grpc_error_finish(call, p->err);
         else
             grpc_call_reply_bytes(call, p->response, p->response_len);
