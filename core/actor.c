@@ -122,9 +122,12 @@ static bool actor_may_leave(struct actor *a)
         return false;
     if (a->source)
         return true;
-    for (uint16_t i = 0; i < a->senders_count; i++)
-        if (actor_state_of(a->rt->actors[a->senders[i]]) != ACTOR_EXITED)
+    for (uint16_t i = 0; i < a->senders_count; i++) {
+        uint16_t from = a->senders[i];
+        if (!(a->replies_mask & (1ull << from)) &&
+            actor_state_of(a->rt->actors[from]) != ACTOR_EXITED)
             return false;
+    }
     /* A sender may have pushed just before it left; look once more. */
     return actor_inboxes_empty(a);
 }

@@ -66,6 +66,9 @@ struct actor {
     struct mailbox *outbox[ACTORS_MAX]; /* by receiver id */
     uint16_t senders[ACTORS_MAX];       /* ids with an inbox, in link order */
     uint16_t senders_count;
+    /* Bit i: actor i sends only answers to this actor's own requests (runtime_link_replies), so
+     * leaving need not wait for it: the quiescent check already waits for the answers. */
+    uint64_t replies_mask;
     uint64_t wake_mask; /* bit i: sent to actor i this turn; its wake-up is still owed */
     /* Bit i set by actor i when the mailbox from us to it has room again. Written by other
      * threads, so it starts its own cache line (which also makes sizeof a multiple of 64, as

@@ -1,6 +1,7 @@
-/* The apply actor; see apply.h. A proposal is applied whole, in one turn: its request is
- * decoded into the actor's arena, run as one write transaction, and its response packed into a
- * buffer the shard hands back (MSG_KV_RELEASE) once it has copied it out. The store cannot roll
+/* The apply actor; see apply.h. An entry is applied whole, in one turn: its request is
+ * decoded into the actor's arena, run as one write transaction, and, when a shard waits for it,
+ * its response packed into a buffer the shard hands back (MSG_KV_RELEASE) once it has copied it
+ * out. The store cannot roll
  * a transaction back, so running out of memory in the middle of one is fatal: an apply that
  * stopped halfway would leave this member different from what it acknowledged. */
 #include "apply.h"
@@ -22,9 +23,21 @@ static struct apply *apply_of(struct actor *a)
     return a->ctx;
 }
 
+/* One committed entry to apply: its op and packed request, and the proposal to answer when it
+ * was proposed on this member and is still wanted (NULL otherwise: the work is the same, only
+ * no answer is packed). */
+struct apply_input {
+    uint8_t op; /* enum kv_op */
+    const uint8_t *request;
+    size_t len;
+    struct kv_proposal *p;
+};
+
 /* Packs response into a buffer of the actor's own, for the proposal. */
 static void apply_pack(struct kv_proposal *p, const ProtobufCMessage *response)
 {
+    if (p == NULL)
+        return;
     size_t len = protobuf_c_message_get_packed_size(response);
     uint8_t *buf = malloc(len > 0 ? len : 1);
     if (buf == NULL)
@@ -49,9 +62,9 @@ static void apply_fail_memory(int err)
 }
 
 static ProtobufCMessage *apply_decode(struct apply *ap, const ProtobufCMessageDescriptor *d,
-                                      const struct kv_proposal *p)
+                                      const struct apply_input *in)
 {
-    return protobuf_c_message_unpack(d, &ap->arena.pb, p->request_len, p->request);
+    return protobuf_c_message_unpack(d, &ap->arena.pb, in->len, in->request);
 }
 
 static bool apply_nospace(const struct apply *ap)
@@ -101,10 +114,10 @@ static int apply_txn(struct apply *ap, struct kv_view *v, const ProtobufCMessage
 }
 
 /* A write request as one transaction: decode, run, publish, pack the answer. */
-static int apply_write(struct apply *ap, struct kv_proposal *p, const ProtobufCMessageDescriptor *d,
-                       apply_write_fn run)
+static int apply_write(struct apply *ap, const struct apply_input *in,
+                       const ProtobufCMessageDescriptor *d, apply_write_fn run)
 {
-    const ProtobufCMessage *request = apply_decode(ap, d, p);
+    const ProtobufCMessage *request = apply_decode(ap, d, in);
     if (request == NULL)
         return -EINVAL;
     struct mvcc_txn t;
@@ -118,7 +131,7 @@ static int apply_write(struct apply *ap, struct kv_proposal *p, const ProtobufCM
     apply_fail_memory(err);
     if (err == 0) {
         apply_header(ap, header);
-        apply_pack(p, response);
+        apply_pack(in->p, response);
     }
     return err;
 }
@@ -137,10 +150,10 @@ static void apply_compact_answer(struct apply *ap, struct kv_proposal *p)
 
 static void apply_tick_arm(struct apply *ap, uint64_t delay_ns);
 
-static int apply_compact(struct apply *ap, struct kv_proposal *p, bool *wait)
+static int apply_compact(struct apply *ap, const struct apply_input *in, bool *wait)
 {
     const Etcdserverpb__CompactionRequest *r =
-        (const void *)apply_decode(ap, &etcdserverpb__compaction_request__descriptor, p);
+        (const void *)apply_decode(ap, &etcdserverpb__compaction_request__descriptor, in);
     if (r == NULL)
         return -EINVAL;
     Etcdserverpb__CompactionResponse resp;
@@ -150,9 +163,9 @@ static int apply_compact(struct apply *ap, struct kv_proposal *p, bool *wait)
     log_info("scheduled compaction", LOG_I64("compact-revision", r->revision));
     ap->reclaim_rounds = APPLY_RECLAIM_ROUNDS;
     apply_tick_arm(ap, 0);
-    *wait = r->physical;
-    if (!*wait)
-        apply_compact_answer(ap, p);
+    *wait = r->physical && in->p != NULL;
+    if (!*wait && in->p != NULL)
+        apply_compact_answer(ap, in->p);
     return 0;
 }
 
@@ -210,10 +223,10 @@ static size_t apply_alarm_act(struct apply *ap, const Etcdserverpb__AlarmRequest
     return n;
 }
 
-static int apply_alarm(struct apply *ap, struct kv_proposal *p)
+static int apply_alarm(struct apply *ap, const struct apply_input *in)
 {
     const Etcdserverpb__AlarmRequest *r =
-        (const void *)apply_decode(ap, &etcdserverpb__alarm_request__descriptor, p);
+        (const void *)apply_decode(ap, &etcdserverpb__alarm_request__descriptor, in);
     if (r == NULL)
         return -EINVAL;
     Etcdserverpb__AlarmMember **alarms = arena_alloc(&ap->arena, (ALARMS_MAX + 1) * sizeof *alarms);
@@ -225,7 +238,7 @@ static int apply_alarm(struct apply *ap, struct kv_proposal *p)
     resp.n_alarms = apply_alarm_act(ap, r, alarms);
     resp.alarms = alarms;
     apply_header(ap, &h);
-    apply_pack(p, &resp.base);
+    apply_pack(in->p, &resp.base);
     return 0;
 }
 
@@ -243,40 +256,56 @@ static void apply_publish(struct apply *ap)
 {
     int64_t rev = mvcc_current_rev(ap->store);
     int64_t bytes = mvcc_bytes(ap->store);
-    cluster_view_set_raft_index(ap->view, ap->applied_index);
     cluster_view_set_applied(ap->view, ap->applied_index, rev);
     cluster_view_set_db_size(ap->view, bytes, bytes);
 }
 
-static int apply_run(struct apply *ap, struct kv_proposal *p, bool *wait)
+static int apply_run(struct apply *ap, const struct apply_input *in, bool *wait)
 {
-    switch (p->op) {
+    switch (in->op) {
     case KV_OP_PUT:
-        return apply_write(ap, p, &etcdserverpb__put_request__descriptor, apply_put);
+        return apply_write(ap, in, &etcdserverpb__put_request__descriptor, apply_put);
     case KV_OP_DELETE_RANGE:
-        return apply_write(ap, p, &etcdserverpb__delete_range_request__descriptor,
+        return apply_write(ap, in, &etcdserverpb__delete_range_request__descriptor,
                            apply_delete_range);
     case KV_OP_TXN:
-        return apply_write(ap, p, &etcdserverpb__txn_request__descriptor, apply_txn);
+        return apply_write(ap, in, &etcdserverpb__txn_request__descriptor, apply_txn);
     case KV_OP_COMPACT:
-        return apply_compact(ap, p, wait);
+        return apply_compact(ap, in, wait);
     case KV_OP_ALARM:
-        return apply_alarm(ap, p);
+        return apply_alarm(ap, in);
+    default:
+        return -EINVAL; /* not an entry this version writes */
     }
-    UNREACHABLE();
 }
 
-static void apply_proposal(struct apply *ap, uint16_t from, struct kv_proposal *p)
+/* Applies one committed entry and answers its proposal, if any. The raft actor's own entries
+ * (empty, or from KV_OP_INTERNAL on) change nothing here. */
+static void apply_entry(struct apply *ap, const struct raft_entry *e, struct kv_proposal *p,
+                        uint16_t shard)
 {
-    p->from = from;
-    p->err = 0;
-    p->response = NULL;
-    p->response_len = 0;
+    ASSERT(e->index == ap->applied_index + 1);
+    ap->applied_index = e->index;
+    ap->applied_term = e->term;
+    if (e->len == 0 || e->data[0] >= KV_OP_INTERNAL) {
+        ASSERT(p == NULL); /* shards propose only kv ops */
+        apply_publish(ap);
+        return;
+    }
+    struct apply_input in = {.op = e->data[0], .request = e->data + 1, .len = e->len - 1, .p = p};
     bool wait = false;
-    p->err = apply_run(ap, p, &wait);
+    if (p != NULL) {
+        p->from = shard;
+        p->err = 0;
+        p->response = NULL;
+        p->response_len = 0;
+    }
+    int err = apply_run(ap, &in, &wait);
     arena_reset(&ap->arena);
-    ap->applied_index++;
     apply_publish(ap);
+    if (p == NULL)
+        return;
+    p->err = err;
     if (!wait) {
         apply_reply(ap, p);
         return;
@@ -287,6 +316,31 @@ static void apply_proposal(struct apply *ap, uint16_t from, struct kv_proposal *
     else
         ap->physical_head = p;
     ap->physical_tail = p;
+}
+
+/* A batch of committed entries, in order; the raft actor gets it back when all are applied. */
+static void apply_batch(struct apply *ap, uint16_t from, struct apply_batch *b)
+{
+    uint32_t r = 0;
+    for (uint32_t i = 0; i < b->n_entries; i++) {
+        const struct raft_entry *e = &b->entries[i];
+        struct kv_proposal *p = NULL;
+        uint16_t shard = 0;
+        if (r < b->n_routes && b->routes[r].index == e->index) {
+            p = b->routes[r].proposal;
+            shard = b->routes[r].shard;
+            r++;
+        }
+        apply_entry(ap, e, p, shard);
+    }
+    ASSERT(r == b->n_routes);
+    struct msg done = {.type = MSG_APPLY_DONE,
+                       .ptr = b,
+                       .a = ap->applied_index,
+                       .b = ap->applied_term,
+                       .c = (uint64_t)mvcc_current_rev(ap->store)};
+    int err = actor_send(ap->actor, from, &done);
+    ASSERT(err == 0); /* the mailbox holds every batch the raft actor has */
 }
 
 /* Compaction work and reclamation, a step at a time between batches of proposals. */
@@ -335,7 +389,7 @@ static int apply_start(struct actor *a)
     struct apply *ap = apply_of(a);
     ap->actor = a;
     ap->env = (struct kv_env){.lease_exists = kv_no_leases, .max_txn_ops = ap->max_txn_ops};
-    /* The log so far is the bootstrap's (cluster_view.h): applied entries continue from it. */
+    /* Entries continue from the snapshot the server loaded (cluster_view.h). */
     ap->applied_index = cluster_view_raft_applied_index(ap->view);
     arena_init(&ap->arena);
     for (uint16_t i = 0; i < ap->shards; i++) {
@@ -351,8 +405,8 @@ static void apply_receive(struct actor *a, const struct msg *m)
 {
     struct apply *ap = apply_of(a);
     switch (m->type) {
-    case MSG_KV_PROPOSE:
-        apply_proposal(ap, m->from, m->ptr);
+    case MSG_APPLY_ENTRIES:
+        apply_batch(ap, m->from, m->ptr);
         break;
     case MSG_KV_RELEASE:
         free(m->ptr);

@@ -1,9 +1,9 @@
-/* The apply actor: the MVCC store's one writer. It takes proposals from the shards (today
- * straight from them; once the raft log lands, committed entries from the raft actor, in the
- * same message flow), applies each as one write transaction with etcd's semantics (core/kv),
- * answers the originating shard with the packed response, and between batches drives the
- * store's incremental compaction and memory reclamation. It also owns the alarms and publishes
- * progress (revision, applied index, sizes, alarms) in the cluster view.
+/* The apply actor: the MVCC store's one writer. It takes committed log entries from the raft
+ * actor in batches (core/apply_batch.h), applies each as one write transaction with etcd's
+ * semantics (core/kv), answers the originating shard of each entry proposed on this member with
+ * the packed response, gives the batch back, and between batches drives the store's incremental
+ * compaction and memory reclamation. It also owns the alarms and publishes progress (revision,
+ * applied index, sizes, alarms) in the cluster view.
  *
  * Thread: its own actor thread. */
 #ifndef RINGD_APPLY_H
@@ -13,6 +13,7 @@
 
 #include "actor.h"
 #include "alarm.h"
+#include "apply_batch.h"
 #include "arena.h"
 #include "cluster_view.h"
 #include "kv.h"
@@ -33,7 +34,8 @@ struct apply {
     struct kv_env env;
     struct arena arena;
     struct alarm_set alarms;
-    uint64_t applied_index;            /* proposals applied: the raft log's index, until it lands */
+    uint64_t applied_index;            /* the last log entry applied */
+    uint64_t applied_term;             /* its term */
     struct outbox replies[ACTORS_MAX]; /* by shard id */
     struct kv_proposal *physical_head; /* physical compactions waiting for their end */
     struct kv_proposal *physical_tail;

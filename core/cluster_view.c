@@ -23,13 +23,13 @@ int cluster_view_init(struct cluster_view *v, const struct config *cfg, char *wh
     v->member_id = v->ids.member_id;
     snprintf(v->name, sizeof v->name, "%s", cfg->name);
     ASSERT(v->member_id != 0 && v->cluster_id != 0);
-    /* Before the raft log lands, a single node is its own leader (cluster_view.h). */
-    atomic_init(&v->leader_id, v->member_id);
-    atomic_init(&v->raft_term, CLUSTER_VIEW_BOOT_RAFT_TERM);
-    atomic_init(&v->raft_index, CLUSTER_VIEW_BOOT_RAFT_INDEX);
+    /* No leader, nothing in the log yet: the raft and apply actors publish as they go. */
+    atomic_init(&v->leader_id, 0);
+    atomic_init(&v->raft_term, 0);
+    atomic_init(&v->raft_index, 0);
     atomic_init(&v->is_learner, false);
-    atomic_init(&v->raft_applied_index, CLUSTER_VIEW_BOOT_RAFT_INDEX);
-    atomic_init(&v->revision, CLUSTER_VIEW_BOOT_REVISION);
+    atomic_init(&v->raft_applied_index, 0);
+    atomic_init(&v->revision, CLUSTER_VIEW_REVISION_EMPTY);
     atomic_init(&v->db_size_bytes, 0);
     atomic_init(&v->db_size_in_use_bytes, 0);
     return 0;

@@ -23,16 +23,8 @@
 #include "config.h"
 #include "etcdserverpb/rpc.pb-c.h"
 
-/* Progress a single-node ringd reports before its raft log exists: what a fresh single-node etcd
- * 3.4 reports once it has elected itself and finished bootstrapping (verified on etcd 3.4.23 with
- * `etcdctl endpoint status -w json`). Its log then holds four entries: 1, the bootstrap
- * ConfChangeAddNode (term 1); 2, the new leader's empty entry (term 2); 3, the member's published
- * name and client URLs; 4, the cluster version. Its store is at revision 1, the revision of an
- * empty etcd. ringd's raft log is meant to write the same bootstrap entries, so these values carry
- * on unchanged once it lands. */
-#define CLUSTER_VIEW_BOOT_RAFT_TERM  2
-#define CLUSTER_VIEW_BOOT_RAFT_INDEX 4
-#define CLUSTER_VIEW_BOOT_REVISION   1
+/* The revision of an empty store (etcd's first revision). */
+#define CLUSTER_VIEW_REVISION_EMPTY 1
 
 /* Cache-line size, so that the two writers never share a line. */
 #define CLUSTER_VIEW_LINE_BYTES 64
@@ -64,10 +56,10 @@ struct cluster_view {
 };
 
 /* Computes the ids from cfg (cluster_ids_compute: etcd's checks and error texts) and sets the
- * progress to what a single-node ringd reports before its raft log exists: itself as leader,
- * CLUSTER_VIEW_BOOT_* for term, indexes and revision, sizes 0 (ringd keeps data in memory and
- * stores none yet), not a learner. Returns 0, or cluster_ids_compute's error with etcd's text in
- * why. v is about 280 KiB: static or heap storage. Main thread, before the actors start. */
+ * progress to nothing yet: no leader, term and indexes 0, the empty store's revision, sizes 0,
+ * not a learner. A loaded snapshot then sets the applied index and revision it holds. Returns 0, or
+ * cluster_ids_compute's error with etcd's text in why. v is about 280 KiB: static or heap storage.
+ * Main thread, before the actors start. */
 int cluster_view_init(struct cluster_view *v, const struct config *cfg, char *why,
                       size_t why_bytes);
 

@@ -1,8 +1,9 @@
-/* A write on its way from a shard to the apply actor and back: DESIGN.md's propose -> apply ->
- * reply to the originating shard. It carries the packed request (what the raft log will store
- * as the entry) and comes back with the packed response or an error.
+/* A write on its way from a shard through the raft log to the apply actor and back: DESIGN.md's
+ * propose -> raft -> apply -> reply to the originating shard. It carries the log entry (the op
+ * and the packed request) and comes back with the packed response or an error.
  *
- * Ownership: the shard allocates and frees the proposal; the apply actor writes only err and
+ * Ownership: the shard allocates and frees the proposal; the raft actor only reads the entry
+ * (or writes err when it refuses the proposal), the apply actor writes only from, err and
  * response. The response buffer belongs to the apply actor: the shard hands it back with
  * MSG_KV_RELEASE once it has copied it out, so each side frees only what it allocated. */
 #ifndef RINGD_KV_PROPOSAL_H
@@ -11,17 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* An entry's first byte. The raft actor's own entries (core/raft_actor.h) use values from
+ * KV_OP_INTERNAL on. */
 enum kv_op {
     KV_OP_PUT,
     KV_OP_DELETE_RANGE,
     KV_OP_TXN,
     KV_OP_COMPACT,
     KV_OP_ALARM,
+    KV_OP_INTERNAL = 0x80,
 };
 
 struct kv_proposal {
     struct kv_proposal *next; /* for whichever side holds it to queue it */
-    enum kv_op op;
     void *origin;  /* the shard's handle for the reply (its call); apply never reads it */
     uint16_t from; /* set by the apply actor: the shard to answer */
     int reply_err; /* the shard's own answer once applied, if not 0 (NOSPACE after the alarm) */
@@ -29,8 +32,8 @@ struct kv_proposal {
     int err;           /* 0 or -RINGD_E* */
     uint8_t *response; /* packed response when err is 0; apply's memory */
     size_t response_len;
-    size_t request_len;
-    uint8_t request[]; /* packed request */
+    uint32_t entry_len;
+    uint8_t entry[]; /* the log entry: one byte of enum kv_op, then the packed request */
 };
 
 #endif

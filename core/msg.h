@@ -11,12 +11,20 @@ enum msg_type {
     MSG_NONE = 0,
     MSG_PING, /* benchmarks and tests: a = sequence, b = send time */
     MSG_PONG, /* the answer to MSG_PING, same payload */
-    /* shard -> apply: ptr = struct kv_proposal (core/kv_proposal.h) */
+    /* shard -> raft: ptr = struct kv_proposal (core/kv_proposal.h) */
     MSG_KV_PROPOSE,
-    /* apply -> shard: ptr = the same proposal, with err and response set */
+    /* apply -> shard, or raft -> shard for a refused proposal: ptr = the same proposal, with
+     * err and response set */
     MSG_KV_APPLIED,
     /* shard -> apply: ptr = a proposal's response buffer, no longer needed */
     MSG_KV_RELEASE,
+    /* raft -> apply: ptr = struct apply_batch (core/apply_batch.h) of committed entries */
+    MSG_APPLY_ENTRIES,
+    /* apply -> raft: ptr = the batch, applied; a = the last index applied, b = its term,
+     * c = the store's revision there */
+    MSG_APPLY_DONE,
+    /* raft -> shard: the log is replayed and this start's member entry applied: serve clients */
+    MSG_SERVE,
     MSG_TYPE_COUNT,
 };
 

@@ -72,6 +72,14 @@ int runtime_link(struct runtime *rt, uint16_t from, uint16_t to, uint32_t capaci
     return 0;
 }
 
+int runtime_link_replies(struct runtime *rt, uint16_t from, uint16_t to, uint32_t capacity)
+{
+    int err = runtime_link(rt, from, to, capacity);
+    if (err == 0)
+        rt->actors[to]->replies_mask |= 1ull << from;
+    return err;
+}
+
 int runtime_start(struct runtime *rt)
 {
     sigset_t blocked, previous;

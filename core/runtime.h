@@ -35,6 +35,10 @@ int runtime_add(struct runtime *rt, const char *name, const struct actor_ops *op
  * a power of two). Returns 0, -EEXIST or -ENOMEM. */
 int runtime_link(struct runtime *rt, uint16_t from, uint16_t to, uint32_t capacity);
 
+/* As runtime_link, for a sender that only answers requests of `to`: at shutdown `to` does not
+ * wait for it to leave (which breaks a cycle of two non-source actors that ask each other). */
+int runtime_link_replies(struct runtime *rt, uint16_t from, uint16_t to, uint32_t capacity);
+
 /* Starts every actor's thread (blocking SIGINT and SIGTERM in them: signals belong to the
  * controlling thread). Returns 0 or a negated errno; on error the started ones are stopped and
  * runtime_join still has to be called. */

@@ -96,8 +96,9 @@ void kv_service_range(struct grpc_call *call, const ProtobufCMessage *request)
 
 /* Writes. */
 
-/* Hands the call's request to the apply actor; the answer comes in kv_service_applied: the
- * apply actor's, or reply_err once applied if that is not 0. */
+/* Hands the call's request to the raft actor; the answer comes in kv_service_applied: the
+ * apply actor's once the entry is committed and applied (or the raft actor's refusal), or
+ * reply_err once applied if that is not 0. */
 static void kv_propose(struct shard *s, struct grpc_call *call, enum kv_op op,
                        const uint8_t *request, size_t len, int reply_err)
 {
@@ -106,21 +107,22 @@ static void kv_propose(struct shard *s, struct grpc_call *call, enum kv_op op,
             grpc_error_finish(call, -RINGD_ETOO_MANY_REQUESTS);
         return;
     }
-    struct kv_proposal *p = malloc(sizeof *p + len);
+    ASSERT(len < UINT32_MAX); /* below --max-request-bytes */
+    struct kv_proposal *p = malloc(sizeof *p + 1 + len);
     if (p == NULL) {
         if (call != NULL)
             grpc_error_finish(call, -ENOMEM);
         return;
     }
-    *p = (struct kv_proposal){
-        .op = op, .origin = call, .reply_err = reply_err, .request_len = len};
+    *p = (struct kv_proposal){.origin = call, .reply_err = reply_err, .entry_len = 1 + len};
+    p->entry[0] = (uint8_t)op;
     if (len > 0)
-        memcpy(p->request, request, len);
+        memcpy(p->entry + 1, request, len);
     if (call != NULL)
         grpc_call_set_user(call, p);
     struct msg m = {.type = MSG_KV_PROPOSE, .ptr = p};
-    int err = outbox_send(&s->to_apply, s->actor, &m);
-    ASSERT(err == 0); /* the outbox holds every proposal and release the shard can have */
+    int err = outbox_send(&s->to_raft, s->actor, &m);
+    ASSERT(err == 0); /* the outbox holds every proposal the shard can have */
     s->proposals_out++;
 }
 
@@ -132,7 +134,7 @@ static void kv_propose_call(struct shard *s, struct grpc_call *call, enum kv_op 
 }
 
 /* etcd's quota check before a write that adds data: past --quota-backend-bytes the NOSPACE
- * alarm is raised (through the apply actor, as etcd proposes it) and, once it stands, the
+ * alarm is raised (through the log, as etcd proposes it) and, once it stands, the
  * call is refused with NOSPACE. False when the call is answered that way. */
 static bool kv_quota_ok(struct shard *s, struct grpc_call *call, int64_t cost)
 {

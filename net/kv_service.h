@@ -1,11 +1,13 @@
 /* The KV service and the maintenance methods that go with it, on a shard: etcd's checks,
  * reads served right here from the store in a lock-free read section (Range, read-only Txn),
- * writes proposed to the apply actor (Put, DeleteRange, Txn, Compact; Maintenance.Alarm) and
- * answered when it replies, with etcd's quota check before a write (NOSPACE raises the alarm).
+ * writes proposed to the raft actor (Put, DeleteRange, Txn, Compact; Maintenance.Alarm) and
+ * answered when the apply actor has applied them, with etcd's quota check before a write
+ * (NOSPACE raises the alarm).
  *
- * Until the raft log lands every read is served at the store's current revision, which already
- * holds every write acknowledged before the read began: the apply actor publishes a revision
- * before it answers the writes in it.
+ * A single member serves every read at the store's current revision, which already holds every
+ * write acknowledged before the read began (linearizable): the apply actor publishes a revision
+ * before it answers the writes in it, and shards serve nothing before the log is replayed
+ * (MSG_SERVE). A cluster's linearizable reads need ReadIndex (issue 7).
  *
  * Thread: the call's shard thread. */
 #ifndef RINGD_KV_SERVICE_H
@@ -28,7 +30,7 @@ void kv_service_alarm(struct grpc_call *call, const ProtobufCMessage *request);
 void kv_service_defragment(struct grpc_call *call, const ProtobufCMessage *request);
 void kv_service_cancel(struct grpc_call *call);
 
-/* The shard's part: the apply actor answered a proposal (MSG_KV_APPLIED). */
+/* The shard's part: a proposal is answered (MSG_KV_APPLIED). */
 void kv_service_applied(struct shard *s, const struct msg *m);
 
 #endif

@@ -1,12 +1,17 @@
 /* The ringd program: etcd's flags in, a running server out. */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cluster_view.h"
 #include "config.h"
 #include "log.h"
+#include "ringd_assert.h"
 #include "server.h"
 
 /* Turns the parsed client URLs into listen specs (TLS schemes are refused by config_parse
@@ -54,6 +59,52 @@ static void main_raise_nofile(void)
     }
 }
 
+/* mkdir -p with etcd's mode (fileutil.TouchDirAll: 0700), then a writability check. Returns 0
+ * or -errno with why naming the step that failed, as Go's errors read. */
+static int main_touch_dir(const char *dir, char *why, size_t why_bytes)
+{
+    char path[CONFIG_PATH_BYTES_MAX + 16];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1;; p++) {
+        bool end = *p == '\0';
+        if (!end && *p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            int err = errno;
+            snprintf(why, why_bytes, "mkdir %s: %s", path, strerror(err));
+            return -err;
+        }
+        if (end)
+            break;
+        *p = '/';
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        int err = errno;
+        snprintf(why, why_bytes, "open %s: %s", dir, strerror(err));
+        return -err;
+    }
+    return 0;
+}
+
+/* The data dir as etcd lays it out: <data-dir>/member/wal (or --wal-dir) and member/snap. */
+static void main_prepare_dirs(const struct config *cfg, char *wal_dir, size_t wal_dir_bytes)
+{
+    char member[CONFIG_PATH_BYTES_MAX + 16];
+    char why[CONFIG_PATH_BYTES_MAX + 128];
+    char error[sizeof why + 64];
+    snprintf(member, sizeof member, "%s/member", cfg->data_dir);
+    int n = cfg->wal_dir[0] != '\0' ? snprintf(wal_dir, wal_dir_bytes, "%s", cfg->wal_dir)
+                                    : snprintf(wal_dir, wal_dir_bytes, "%s/wal", member);
+    ASSERT(n > 0 && (size_t)n < wal_dir_bytes); /* the flags' paths are bounded */
+    if (main_touch_dir(member, why, sizeof why) != 0 ||
+        main_touch_dir(wal_dir, why, sizeof why) != 0) {
+        snprintf(error, sizeof error, "cannot access data directory: %s", why);
+        log_warn("failed to start etcd", LOG_STR("error", error));
+        log_fatal("discovery failed", LOG_STR("error", error));
+    }
+}
+
 int main(int argc, char **argv, char **envp)
 {
     static struct config cfg;
@@ -74,8 +125,14 @@ int main(int argc, char **argv, char **envp)
         log_fatal("discovery failed", LOG_STR("error", why));
     }
 
+    static char wal_dir[CONFIG_PATH_BYTES_MAX + 16];
+    main_prepare_dirs(&cfg, wal_dir, sizeof wal_dir);
+
     static struct server_options opt;
     opt.view = &view;
+    opt.wal_dir = wal_dir;
+    opt.heartbeat_ms = cfg.heartbeat_interval_ms;
+    opt.election_ms = cfg.election_timeout_ms;
     opt.shards = (uint16_t)cfg.shards;
     opt.quota_backend_bytes = cfg.quota_backend_bytes;
     opt.max_txn_ops = cfg.max_txn_ops > UINT32_MAX ? UINT32_MAX : (uint32_t)cfg.max_txn_ops;

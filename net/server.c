@@ -11,6 +11,7 @@
 #include "apply.h"
 #include "cluster_view.h"
 #include "log.h"
+#include "raft_actor.h"
 #include "ringd_assert.h"
 #include "runtime.h"
 #include "shard.h"
@@ -98,23 +99,42 @@ static int server_add_shards(struct runtime *rt, struct shard_common *common, st
     return 0;
 }
 
-/* The apply actor after the shards, with a mailbox each way between it and every shard. */
-static int server_add_apply(struct runtime *rt, struct shard_common *common, struct apply *apply)
+/* Links actors a and b both ways. */
+static int server_link_both(struct runtime *rt, uint16_t a, uint16_t b)
 {
-    for (uint16_t i = 0; i < common->shards; i++)
-        apply->shard_ids[apply->shards++] = i; /* shards were added first: their ids are 0.. */
-    int id = runtime_add(rt, "apply", &apply_ops, apply, false);
-    if (id < 0)
-        return id;
-    common->apply_id = (uint16_t)id;
+    int err = runtime_link(rt, a, b, MAILBOX_CAPACITY_DEFAULT - 1);
+    return err < 0 ? err : runtime_link(rt, b, a, MAILBOX_CAPACITY_DEFAULT - 1);
+}
+
+/* The apply and raft actors after the shards: every shard talks to both (proposals go to raft,
+ * answers come from apply, refusals from raft), and raft hands committed entries to apply. */
+static int server_add_log(struct runtime *rt, struct shard_common *common, struct raft_actor *raft,
+                          struct apply *apply)
+{
     for (uint16_t i = 0; i < common->shards; i++) {
-        int err = runtime_link(rt, i, (uint16_t)id, MAILBOX_CAPACITY_DEFAULT - 1);
-        if (err == 0)
-            err = runtime_link(rt, (uint16_t)id, i, MAILBOX_CAPACITY_DEFAULT - 1);
-        if (err < 0)
-            return err;
+        apply->shard_ids[apply->shards++] = i; /* shards were added first: their ids are 0.. */
+        raft->shard_ids[raft->shards++] = i;
     }
-    return 0;
+    int apply_id = runtime_add(rt, "apply", &apply_ops, apply, false);
+    if (apply_id < 0)
+        return apply_id;
+    int raft_id = runtime_add(rt, "raft", &raft_actor_ops, raft, false);
+    if (raft_id < 0)
+        return raft_id;
+    common->apply_id = (uint16_t)apply_id;
+    common->raft_id = (uint16_t)raft_id;
+    raft->apply_id = (uint16_t)apply_id;
+    /* Apply answers raft's batches; raft leaves once none is out, then apply after it. */
+    int err = runtime_link(rt, (uint16_t)raft_id, (uint16_t)apply_id, MAILBOX_CAPACITY_DEFAULT - 1);
+    if (err == 0)
+        err = runtime_link_replies(rt, (uint16_t)apply_id, (uint16_t)raft_id,
+                                   MAILBOX_CAPACITY_DEFAULT - 1);
+    for (uint16_t i = 0; i < common->shards && err == 0; i++) {
+        err = server_link_both(rt, i, (uint16_t)apply_id);
+        if (err == 0)
+            err = server_link_both(rt, i, (uint16_t)raft_id);
+    }
+    return err;
 }
 
 /* etcd's quota: 0 means the default, a negative value none. */
@@ -134,7 +154,12 @@ int server_run(const struct server_options *opt)
     server_log_members(opt->view);
     static struct mvcc_store store;
     static struct apply apply;
+    static struct raft_actor raft;
     apply = (struct apply){.store = &store, .view = opt->view, .max_txn_ops = opt->max_txn_ops};
+    raft = (struct raft_actor){.view = opt->view,
+                               .wal_dir = opt->wal_dir,
+                               .tick_ns = opt->heartbeat_ms * 1000000u,
+                               .election_ticks = (uint32_t)(opt->election_ms / opt->heartbeat_ms)};
     struct shard_common common = {
         .view = opt->view,
         .store = &store,
@@ -153,7 +178,7 @@ int server_run(const struct server_options *opt)
     if (err == 0) {
         err = server_add_shards(&rt, &common, shards);
         if (err == 0)
-            err = server_add_apply(&rt, &common, &apply);
+            err = server_add_log(&rt, &common, &raft, &apply);
         if (err == 0)
             err = runtime_start(&rt);
         if (err == 0)

@@ -1,6 +1,6 @@
-/* The ringd server process: assembles the actors (one shard per core and the apply actor that
- * owns the store's writes; raft joins as it lands), runs them, and shuts them down on SIGINT or
- * SIGTERM.
+/* The ringd server process: assembles the actors (one shard per core, the raft actor that owns
+ * the log, and the apply actor that owns the store's writes), runs them, and shuts them down on
+ * SIGINT or SIGTERM.
  *
  * Thread: the main thread, which keeps the signals for itself. */
 #ifndef RINGD_SERVER_H
@@ -15,7 +15,10 @@
 struct cluster_view;
 
 struct server_options {
-    struct cluster_view *view; /* the ids and progress: shards read it, the apply actor writes */
+    struct cluster_view *view; /* the ids and progress: shards read it, raft and apply write */
+    const char *wal_dir;       /* exists or can be created (its parent exists) */
+    uint64_t heartbeat_ms;     /* --heartbeat-interval */
+    uint64_t election_ms;      /* --election-timeout */
     uint16_t shards;
     int64_t quota_backend_bytes; /* --quota-backend-bytes as etcd reads it: 0 default, < 0 none */
     uint32_t max_txn_ops;        /* --max-txn-ops */

@@ -101,7 +101,6 @@ static int shard_open_listener(struct shard *s, const struct listen_spec *spec, 
     *l = (struct shard_listener){.shard = s, .fd = fd, .is_unix = spec->is_unix};
     if (spec->is_unix)
         snprintf(l->path, sizeof(l->path), "%s", spec->path);
-    shard_accept_post(l);
     return 0;
 }
 
@@ -125,14 +124,18 @@ static int shard_start(struct actor *a)
         log_error("cannot set up receive buffers", LOG_ERR(rc));
         return rc;
     }
-    /* Every proposal may be waiting here with its release behind it, plus the releases of
-     * replies already in the mailbox. */
-    rc = outbox_init(&s->to_apply, s->common->apply_id,
-                     2 * SHARD_PROPOSALS_MAX + MAILBOX_CAPACITY_DEFAULT);
+    /* Every proposal may be waiting for the raft actor. Releases: as many as before the raft
+     * log (proposals and releases shared one outbox then). */
+    rc = outbox_init(&s->to_raft, s->common->raft_id, SHARD_PROPOSALS_MAX);
+    if (rc == 0)
+        rc = outbox_init(&s->to_apply, s->common->apply_id,
+                         2 * SHARD_PROPOSALS_MAX + MAILBOX_CAPACITY_DEFAULT);
     if (rc < 0)
         return rc;
     arena_init(&s->arena);
     mvcc_reader_register(s->common->store, &s->reader);
+    /* Bound now, so a taken address fails the start; accepting waits for MSG_SERVE (the
+     * kernel queues connections meanwhile, as etcd's listeners do until it is ready). */
     for (uint32_t i = 0; i < s->common->client_count; i++) {
         const struct listen_spec *spec = &s->common->client[i];
         /* A unix socket path can be bound only once: shard 0 serves it. */
@@ -142,9 +145,19 @@ static int shard_start(struct actor *a)
         if (err < 0)
             return err;
     }
+    return 0;
+}
+
+/* The log is replayed: start accepting. */
+static void shard_serve(struct shard *s)
+{
+    if (s->serving || s->stopping)
+        return;
+    s->serving = true;
+    for (uint32_t i = 0; i < s->listeners_count; i++)
+        shard_accept_post(&s->listeners[i]);
     if (atomic_fetch_add(&s->common->ready, 1) + 1 == s->common->shards)
         shard_log_ready(s->common);
-    return 0;
 }
 
 static void shard_receive(struct actor *a, const struct msg *m)
@@ -152,6 +165,9 @@ static void shard_receive(struct actor *a, const struct msg *m)
     switch (m->type) {
     case MSG_KV_APPLIED:
         kv_service_applied(shard_of(a), m);
+        break;
+    case MSG_SERVE:
+        shard_serve(shard_of(a));
         break;
     default:
         UNREACHABLE(); /* a wiring bug */
@@ -161,8 +177,8 @@ static void shard_receive(struct actor *a, const struct msg *m)
 static void shard_writable(struct actor *a, uint16_t to)
 {
     struct shard *s = shard_of(a);
-    ASSERT(to == s->common->apply_id);
-    outbox_flush(&s->to_apply, a);
+    ASSERT(to == s->common->raft_id || to == s->common->apply_id);
+    outbox_flush(to == s->common->raft_id ? &s->to_raft : &s->to_apply, a);
 }
 
 /* The drain took too long: close what is left. */
@@ -195,8 +211,8 @@ static void shard_stop(struct actor *a)
     }
 }
 
-/* A shard leaves once its connections are gone and the apply actor has answered and been
- * given back everything. */
+/* A shard leaves once its connections are gone and every proposal is answered and its
+ * response given back. */
 static bool shard_quiescent(struct actor *a)
 {
     struct shard *s = shard_of(a);
@@ -209,6 +225,7 @@ static void shard_finish(struct actor *a)
     actor_timer_stop(a, &s->drain);
     if (s->recv_buffers.ring != NULL)
         io_buf_ring_destroy(&s->recv_buffers, &a->loop);
+    outbox_destroy(&s->to_raft);
     outbox_destroy(&s->to_apply);
     arena_destroy(&s->arena);
     grpc_server_thread_release();

@@ -28,7 +28,8 @@ struct cluster_view;
 struct shard_common {
     const struct cluster_view *view; /* ids and raft/store progress (core/cluster_view.h) */
     struct mvcc_store *store;        /* read here, written by the apply actor */
-    uint16_t apply_id;               /* the apply actor, where writes go */
+    uint16_t raft_id;                /* the raft actor, where writes go */
+    uint16_t apply_id;               /* the apply actor, which answers them */
     int64_t quota_bytes;             /* --quota-backend-bytes; <= 0: no quota */
     struct kv_env kv_env;
     const struct listen_spec *client;
@@ -65,8 +66,10 @@ struct shard {
     struct timer drain;        /* shutdown: closes the connections still open when it fires */
     struct mvcc_reader reader; /* this thread's registration with the store */
     struct arena arena;        /* requests' scratch and responses, reset after each */
-    struct outbox to_apply;    /* proposals and releases the apply actor has no room for yet */
-    uint32_t proposals_out;    /* proposals at the apply actor, not answered yet */
+    struct outbox to_raft;     /* proposals the raft actor has no room for yet */
+    struct outbox to_apply;    /* response releases the apply actor has no room for yet */
+    uint32_t proposals_out;    /* proposals out, not answered yet */
+    bool serving;              /* MSG_SERVE came: the listeners accept */
 };
 
 /* The actor ops of a shard; its ctx is a struct shard with common and index set. */

@@ -472,16 +472,18 @@ static void test_view(void **state)
     assert_string_equal(view.name, "infra1");
     assert_int_equal(view.ids.members_count, 3);
     assert_int_equal(view.ids.member_id, view.member_id);
-    assert_int_equal(cluster_view_leader_id(&view), view.member_id);
-    assert_int_equal(cluster_view_raft_term(&view), CLUSTER_VIEW_BOOT_RAFT_TERM);
-    assert_int_equal(cluster_view_raft_index(&view), CLUSTER_VIEW_BOOT_RAFT_INDEX);
-    assert_int_equal(cluster_view_raft_applied_index(&view), CLUSTER_VIEW_BOOT_RAFT_INDEX);
-    assert_int_equal(cluster_view_revision(&view), CLUSTER_VIEW_BOOT_REVISION);
+    /* Nothing is known before raft starts: no leader, term and indexes 0, an empty store. */
+    assert_int_equal(cluster_view_leader_id(&view), 0);
+    assert_int_equal(cluster_view_raft_term(&view), 0);
+    assert_int_equal(cluster_view_raft_index(&view), 0);
+    assert_int_equal(cluster_view_raft_applied_index(&view), 0);
+    assert_int_equal(cluster_view_revision(&view), CLUSTER_VIEW_REVISION_EMPTY);
     assert_int_equal(cluster_view_db_size_bytes(&view), 0);
     assert_int_equal(cluster_view_db_size_in_use_bytes(&view), 0);
     assert_false(cluster_view_is_learner(&view));
 
-    /* What a fresh single-node etcd reports: revision 1, raft term 2. */
+    /* What a fresh single-node etcd reports once it has elected itself: revision 1, term 2. */
+    cluster_view_set_leader(&view, view.member_id, 2);
     Etcdserverpb__ResponseHeader h = ETCDSERVERPB__RESPONSE_HEADER__INIT;
     cluster_view_header(&view, &h);
     assert_int_equal(h.cluster_id, 0x998d851d58177d55ULL);

@@ -1,0 +1,483 @@
+/* The raft actor; see raft_actor.h. One Ready is out at a time: its entries and hard state are
+ * appended to the WAL and flushed, its committed entries go to the apply actor at once (they are
+ * durable already), and raft_advance follows the WAL's durable report. Proposals arriving
+ * meanwhile go into the core and come out in the next Ready, which is how many client writes
+ * share one fdatasync. A Ready whose hard state only moved the commit index is not synced (etcd
+ * does the same): a restart recommits those entries. */
+#include "raft_actor.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "ringd_assert.h"
+#include "ringd_error.h"
+
+static struct raft_actor *raft_actor_of(struct actor *a)
+{
+    return a->ctx;
+}
+
+static void raft_actor_process(struct raft_actor *ra);
+
+/* The turn: what gathered in this loop turn (proposals, a free batch, an advance) becomes the
+ * next Ready. Timers run after the mailboxes are drained, so one Ready takes the whole turn. */
+static void raft_actor_turn_fired(struct timer *t, uint64_t now_ns)
+{
+    (void)now_ns;
+    raft_actor_process((struct raft_actor *)((char *)t - offsetof(struct raft_actor, turn)));
+}
+
+static void raft_actor_arm_turn(struct raft_actor *ra)
+{
+    if (timer_armed(&ra->turn))
+        return;
+    int err = actor_timer_start(ra->actor, &ra->turn, 0, raft_actor_turn_fired);
+    ASSERT(err == 0); /* two timers */
+}
+
+/* Answers a proposal the log did not take (or that another leader's entry replaced). */
+static void raft_actor_refuse(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p, int err)
+{
+    p->err = err;
+    p->response = NULL;
+    struct msg m = {.type = MSG_KV_APPLIED, .ptr = p};
+    int rc = outbox_send(&ra->replies[shard], ra->actor, &m);
+    ASSERT(rc == 0); /* a shard has at most SHARD_PROPOSALS_MAX proposals out */
+}
+
+static int raft_actor_propose_err(int err)
+{
+    switch (-err) {
+    case RINGD_EFULL:
+    case RINGD_EREQUEST_TOO_LARGE:
+        return -RINGD_ETOO_MANY_REQUESTS; /* etcd: applied too far behind committed */
+    case RINGD_ENOT_LEADER:
+        return -RINGD_ENO_LEADER; /* forwarding to the leader is issue 7 */
+    default:
+        return err;
+    }
+}
+
+static void raft_actor_propose(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p)
+{
+    raft_index index = 0;
+    int err = ra->routes_count == ra->routes_cap
+                  ? -RINGD_EFULL
+                  : raft_propose(ra->raft, p->entry, p->entry_len, &index);
+    if (err < 0) {
+        raft_actor_refuse(ra, shard, p, raft_actor_propose_err(err));
+        return;
+    }
+    uint32_t slot = (ra->routes_head + ra->routes_count++) % ra->routes_cap;
+    ra->routes[slot] = (struct apply_route){.index = index, .shard = shard, .proposal = p};
+    raft_actor_arm_turn(ra);
+}
+
+/* One of the actor's own entries. At start only: the window is empty then. */
+static raft_index raft_actor_propose_own(struct raft_actor *ra, enum raft_actor_entry kind)
+{
+    uint8_t data = (uint8_t)kind;
+    raft_index index = 0;
+    int err = raft_propose(ra->raft, &data, 1, &index);
+    ASSERT(err == 0);
+    return index;
+}
+
+/* The Ready's entries carry the term of the routes they match. */
+static void raft_actor_term_routes(struct raft_actor *ra, const struct raft_ready *rd)
+{
+    for (uint32_t i = 0; i < rd->n_entries; i++) {
+        if (ra->routes_termed == ra->routes_count)
+            return;
+        struct apply_route *r = &ra->routes[(ra->routes_head + ra->routes_termed) % ra->routes_cap];
+        if (r->index == rd->entries[i].index) {
+            r->term = rd->entries[i].term;
+            ra->routes_termed++;
+        }
+    }
+}
+
+/* Hands the Ready's committed entries to the apply actor with the routes of those proposed
+ * here. A route below the next committed index, or of another term, lost its entry to another
+ * leader's: its proposal is refused. */
+static void raft_actor_hand_committed(struct raft_actor *ra, const struct raft_ready *rd)
+{
+    if (rd->n_committed == 0)
+        return;
+    struct apply_batch *b = ra->batches_free;
+    ASSERT(b != NULL && rd->n_committed <= RAFT_APPLY_ENTRIES_MAX);
+    ra->batches_free = b->next;
+    ra->batches_out++;
+    b->n_entries = rd->n_committed;
+    b->n_routes = 0;
+    memcpy(b->entries, rd->committed, rd->n_committed * sizeof *rd->committed);
+    for (uint32_t i = 0; i < rd->n_committed; i++) {
+        const struct raft_entry *e = &rd->committed[i];
+        while (ra->routes_count > 0 && ra->routes[ra->routes_head].index <= e->index) {
+            struct apply_route r = ra->routes[ra->routes_head];
+            ra->routes_head = (ra->routes_head + 1) % ra->routes_cap;
+            ra->routes_count--;
+            ASSERT(ra->routes_termed > 0); /* committed entries were in a Ready */
+            ra->routes_termed--;
+            if (r.index == e->index && r.term == e->term)
+                b->routes[b->n_routes++] = r;
+            else
+                raft_actor_refuse(ra, r.shard, r.proposal, -RINGD_ELEADER_CHANGED);
+        }
+    }
+    struct msg m = {.type = MSG_APPLY_ENTRIES, .ptr = b};
+    int err = actor_send(ra->actor, ra->apply_id, &m);
+    ASSERT(err == 0); /* the mailbox holds every batch */
+}
+
+static void raft_actor_publish(struct raft_actor *ra, const struct raft_ready *rd)
+{
+    if (rd->has_hard_state) {
+        ra->term = rd->hard_state.term;
+        cluster_view_set_raft_index(ra->view, rd->hard_state.commit);
+    }
+    if (rd->soft_state_changed || rd->has_hard_state)
+        cluster_view_set_leader(ra->view, rd->leader, ra->term);
+}
+
+/* The next Ready comes at the end of the turn, not from inside a WAL callback: the WAL sends
+ * the batch that gathered meanwhile when the callback returns, and the next Ready's records then
+ * start a fresh one. */
+static void raft_actor_advance(struct raft_actor *ra)
+{
+    raft_advance(ra->raft, &ra->ready);
+    ra->ready_out = false;
+    /* Messages to peers (msgs_send_now, msgs_after_persist) are issue 7's: a single member has
+     * no peer to send to. */
+    raft_actor_arm_turn(ra);
+}
+
+/* Appends what is left of the Ready to the WAL; once all of it is appended, flushes it, or
+ * advances at once when nothing in it needs a sync. A full WAL buffer waits for writable. */
+static void raft_actor_persist(struct raft_actor *ra)
+{
+    const struct raft_ready *rd = &ra->ready;
+    while (ra->ready_entries < rd->n_entries) {
+        const struct raft_entry *e = &rd->entries[ra->ready_entries];
+        struct wal_entry we = {.term = e->term,
+                               .index = e->index,
+                               .type = e->type,
+                               .data = e->data,
+                               .data_bytes = e->len};
+        int err = wal_append_entry(ra->wal, &we);
+        if (err == -RINGD_EFULL) {
+            (void)wal_flush(ra->wal); /* a failure comes through the failed callback */
+            return;
+        }
+        if (err < 0)
+            log_fatal(
+                "failed to save Raft hard state and entries",
+                LOG_STR("error", wal_error(ra->wal)[0] ? wal_error(ra->wal) : strerror(-err)));
+        ra->ready_entries++;
+    }
+    if (rd->has_hard_state && !ra->ready_hs_appended) {
+        struct wal_hard_state hs = {.term = rd->hard_state.term,
+                                    .vote = rd->hard_state.vote,
+                                    .commit = rd->hard_state.commit};
+        int err = wal_append_hard_state(ra->wal, &hs);
+        if (err == -RINGD_EFULL) {
+            (void)wal_flush(ra->wal);
+            return;
+        }
+        if (err < 0)
+            log_fatal(
+                "failed to save Raft hard state and entries",
+                LOG_STR("error", wal_error(ra->wal)[0] ? wal_error(ra->wal) : strerror(-err)));
+        ra->ready_hs_appended = true;
+    }
+    if (!ra->wait_entries && !ra->wait_hs) {
+        raft_actor_advance(ra); /* a commit-only hard state goes with the next batch */
+        return;
+    }
+    (void)wal_flush(ra->wal);
+}
+
+static void raft_actor_process(struct raft_actor *ra)
+{
+    if (ra->ready_out || ra->batches_free == NULL || !raft_has_ready(ra->raft))
+        return;
+    struct raft_ready *rd = &ra->ready;
+    raft_ready(ra->raft, rd);
+    ra->ready_out = true;
+    ra->ready_entries = 0;
+    ra->ready_hs_appended = false;
+    ra->wait_entries = rd->n_entries > 0;
+    ra->wait_hs = rd->has_hard_state && rd->must_sync;
+    raft_actor_publish(ra, rd);
+    raft_actor_term_routes(ra, rd);
+    raft_actor_hand_committed(ra, rd);
+    raft_actor_persist(ra);
+}
+
+/* WAL callbacks. */
+
+static void raft_actor_wal_durable(void *ctx, const struct wal_durable *d)
+{
+    struct raft_actor *ra = ctx;
+    if (!ra->ready_out)
+        return;
+    const struct raft_ready *rd = &ra->ready;
+    if (ra->wait_entries && ra->ready_entries == rd->n_entries &&
+        d->last_index >= rd->entries[rd->n_entries - 1].index)
+        ra->wait_entries = false;
+    if (ra->wait_hs && ra->ready_hs_appended && d->has_hard_state &&
+        d->hard_state.term == rd->hard_state.term && d->hard_state.vote == rd->hard_state.vote &&
+        d->hard_state.commit == rd->hard_state.commit)
+        ra->wait_hs = false;
+    if (!ra->wait_entries && !ra->wait_hs)
+        raft_actor_advance(ra);
+}
+
+static void raft_actor_wal_failed(void *ctx, int err, const char *message)
+{
+    (void)ctx;
+    /* etcd stops here too: nothing appended since the last durable report may be acknowledged,
+     * and a member that cannot write its log cannot take part. */
+    log_fatal("failed to save Raft hard state and entries", LOG_STR("error", message),
+              LOG_ERR(err));
+}
+
+static void raft_actor_wal_writable(void *ctx)
+{
+    struct raft_actor *ra = ctx;
+    if (ra->ready_out)
+        raft_actor_persist(ra);
+}
+
+/* Start-up. */
+
+static int raft_actor_replay_entry(void *ctx, const struct wal_entry *e)
+{
+    struct raft_actor *ra = ctx;
+    struct raft_entry re = {
+        .term = e->term, .index = e->index, .type = e->type, .data = e->data, .len = e->data_bytes};
+    return raft_restore_entries(ra->raft, &re, 1);
+}
+
+static void raft_actor_on_event(void *ctx, const char *line)
+{
+    (void)ctx;
+    log_info(line);
+}
+
+/* A new cluster of one: the members entry at index 1 of term 1, committed, as etcd's
+ * StartNode writes it, recorded in the WAL before anything else. */
+static int raft_actor_bootstrap(struct raft_actor *ra, struct raft_hard_state *hs)
+{
+    uint8_t data = RAFT_ACTOR_ENTRY_MEMBERS;
+    struct raft_entry e = {.term = 1, .index = 1, .data = &data, .len = 1};
+    int err = raft_restore_entries(ra->raft, &e, 1);
+    if (err < 0)
+        return err;
+    *hs = (struct raft_hard_state){.term = 1, .commit = 1};
+    struct wal_entry we = {.term = 1, .index = 1, .data = &data, .data_bytes = 1};
+    struct wal_hard_state whs = {.term = 1, .commit = 1};
+    err = wal_append_entry(ra->wal, &we);
+    return err < 0 ? err : wal_append_hard_state(ra->wal, &whs);
+}
+
+static int raft_actor_open(struct raft_actor *ra)
+{
+    struct raft_config c;
+    raft_config_default(&c, ra->view->member_id);
+    c.election_ticks = ra->election_ticks;
+    c.seed = ra->view->member_id ^ actor_now_ns();
+    c.on_event = raft_actor_on_event;
+    ra->raft = raft_create(&c);
+    if (ra->raft == NULL)
+        return -ENOMEM;
+    struct raft_snapshot_meta snap = {.index = ra->snapshot_index, .term = ra->snapshot_term};
+    snap.conf.n_voters = 1; /* membership is issue 7's */
+    snap.conf.voters[0] = ra->view->member_id;
+    int err = raft_restore_snapshot(ra->raft, &snap);
+    if (err < 0)
+        return err;
+    struct wal_callbacks cb = {.ctx = ra,
+                               .durable = raft_actor_wal_durable,
+                               .failed = raft_actor_wal_failed,
+                               .writable = raft_actor_wal_writable};
+    static struct wal_recovery rec; /* one raft actor; large (messages) */
+    err = wal_open(&ra->wal, ra->wal_dir, &ra->wal_options, &ra->actor->loop, &cb, &rec,
+                   raft_actor_replay_entry, ra);
+    if (err < 0) {
+        log_error("failed to open the WAL", LOG_STR("wal-dir", ra->wal_dir),
+                  LOG_STR("error", rec.message[0] ? rec.message : strerror(-err)));
+        return err;
+    }
+    if (rec.message[0] != '\0')
+        log_warn("repaired the WAL", LOG_STR("wal-dir", ra->wal_dir),
+                 LOG_STR("detail", rec.message));
+    if (rec.has_snapshot && rec.snapshot.index > ra->snapshot_index) {
+        log_error("the WAL names a snapshot the data dir does not hold",
+                  LOG_STR("wal-dir", ra->wal_dir), LOG_U64("snapshot-index", rec.snapshot.index));
+        return -RINGD_ECORRUPT;
+    }
+    struct raft_hard_state hs = {0};
+    if (rec.has_hard_state)
+        hs = (struct raft_hard_state){.term = rec.hard_state.term,
+                                      .vote = rec.hard_state.vote,
+                                      .commit = rec.hard_state.commit};
+    bool fresh = !rec.has_hard_state && rec.last_index == 0 && ra->snapshot_index == 0;
+    if (fresh && (err = raft_actor_bootstrap(ra, &hs)) < 0)
+        return err;
+    err = raft_restore_finish(ra->raft, &hs, ra->snapshot_index);
+    if (err < 0) {
+        log_error("the WAL contradicts itself", LOG_STR("wal-dir", ra->wal_dir),
+                  LOG_U64("term", hs.term), LOG_U64("commit", hs.commit),
+                  LOG_U64("last-index", rec.last_index),
+                  LOG_U64("snapshot-index", ra->snapshot_index));
+        return err;
+    }
+    log_info("opened the WAL", LOG_STR("wal-dir", ra->wal_dir), LOG_U64("entries", rec.entries),
+             LOG_U64("last-index", rec.last_index), LOG_U64("term", hs.term),
+             LOG_U64("commit", hs.commit), LOG_U64("snapshot-index", ra->snapshot_index));
+    /* One voter: it elects itself now, then writes its attributes (and, new, the version). */
+    err = raft_campaign(ra->raft);
+    if (err < 0)
+        return err;
+    ra->serve_index = raft_actor_propose_own(ra, RAFT_ACTOR_ENTRY_ATTRIBUTES);
+    if (fresh)
+        ra->serve_index = raft_actor_propose_own(ra, RAFT_ACTOR_ENTRY_VERSION);
+    return 0;
+}
+
+static void raft_actor_tick(struct timer *t, uint64_t now_ns)
+{
+    (void)now_ns;
+    struct raft_actor *ra = (struct raft_actor *)((char *)t - offsetof(struct raft_actor, tick));
+    raft_tick(ra->raft);
+    if (raft_has_ready(ra->raft))
+        raft_actor_arm_turn(ra);
+    int err = actor_timer_start(ra->actor, &ra->tick, ra->tick_ns, raft_actor_tick);
+    ASSERT(err == 0);
+}
+
+/* Actor ops. */
+
+static int raft_actor_start(struct actor *a)
+{
+    struct raft_actor *ra = raft_actor_of(a);
+    ra->actor = a;
+    ra->routes_cap = (uint32_t)ra->shards * SHARD_PROPOSALS_MAX;
+    ra->routes = calloc(ra->routes_cap, sizeof *ra->routes);
+    if (ra->routes == NULL)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < RAFT_ACTOR_BATCHES; i++) {
+        struct apply_batch *b = malloc(sizeof *b);
+        if (b == NULL)
+            return -ENOMEM;
+        b->next = ra->batches_free;
+        ra->batches_free = b;
+    }
+    for (uint16_t i = 0; i < ra->shards; i++) {
+        uint16_t id = ra->shard_ids[i];
+        int err = outbox_init(&ra->replies[id], id, SHARD_PROPOSALS_MAX + 1);
+        if (err < 0)
+            return err;
+    }
+    int err = raft_actor_open(ra);
+    if (err < 0)
+        return err;
+    err = actor_timer_start(a, &ra->tick, ra->tick_ns, raft_actor_tick);
+    ASSERT(err == 0);
+    raft_actor_arm_turn(ra);
+    return 0;
+}
+
+/* The apply actor applied a batch: it is free again; once this start's attributes entry is
+ * applied the log is replayed and the shards serve. */
+static void raft_actor_applied(struct raft_actor *ra, const struct msg *m)
+{
+    struct apply_batch *b = m->ptr;
+    b->next = ra->batches_free;
+    ra->batches_free = b;
+    ASSERT(ra->batches_out > 0);
+    ra->batches_out--;
+    ra->applied = m->a;
+    if (!ra->serving && ra->applied >= ra->serve_index) {
+        ra->serving = true;
+        for (uint16_t i = 0; i < ra->shards; i++) {
+            uint16_t id = ra->shard_ids[i];
+            struct msg serve = {.type = MSG_SERVE};
+            int err = outbox_send(&ra->replies[id], ra->actor, &serve);
+            ASSERT(err == 0 || err == -EPIPE); /* a shard that left at shutdown */
+        }
+    }
+    raft_actor_arm_turn(ra);
+}
+
+static void raft_actor_receive(struct actor *a, const struct msg *m)
+{
+    struct raft_actor *ra = raft_actor_of(a);
+    switch (m->type) {
+    case MSG_KV_PROPOSE:
+        raft_actor_propose(ra, m->from, m->ptr);
+        break;
+    case MSG_APPLY_DONE:
+        raft_actor_applied(ra, m);
+        break;
+    default:
+        UNREACHABLE(); /* a wiring bug */
+    }
+}
+
+static void raft_actor_writable(struct actor *a, uint16_t to)
+{
+    outbox_flush(&raft_actor_of(a)->replies[to], a);
+}
+
+/* Shutdown: the clock stops (its timeout would keep the loop busy); the log goes on until the
+ * shards' proposals are answered. */
+static void raft_actor_stop(struct actor *a)
+{
+    actor_timer_stop(a, &raft_actor_of(a)->tick);
+}
+
+/* Leaves once every proposal is answered (the shards left only then), nothing is at the apply
+ * actor, and the WAL is idle with what it holds flushed. */
+static bool raft_actor_quiescent(struct actor *a)
+{
+    struct raft_actor *ra = raft_actor_of(a);
+    if (ra->wal == NULL)
+        return true; /* the start failed */
+    if (ra->ready_out || ra->batches_out > 0 || ra->routes_count > 0 || timer_armed(&ra->turn))
+        return false;
+    (void)wal_flush(ra->wal);
+    return wal_idle(ra->wal);
+}
+
+static void raft_actor_finish(struct actor *a)
+{
+    struct raft_actor *ra = raft_actor_of(a);
+    actor_timer_stop(a, &ra->tick);
+    actor_timer_stop(a, &ra->turn);
+    if (ra->wal != NULL)
+        wal_close(ra->wal);
+    if (ra->raft != NULL)
+        raft_destroy(ra->raft);
+    for (uint16_t i = 0; i < ra->shards; i++)
+        outbox_destroy(&ra->replies[ra->shard_ids[i]]);
+    while (ra->batches_free != NULL) {
+        struct apply_batch *b = ra->batches_free;
+        ra->batches_free = b->next;
+        free(b);
+    }
+    free(ra->routes);
+}
+
+const struct actor_ops raft_actor_ops = {
+    .start = raft_actor_start,
+    .receive = raft_actor_receive,
+    .writable = raft_actor_writable,
+    .stop = raft_actor_stop,
+    .quiescent = raft_actor_quiescent,
+    .finish = raft_actor_finish,
+};
