@@ -6,8 +6,10 @@
  * start one operation and what its answer means.
  *
  * A workload starts an operation in `issue` and reports its end with rbench_engine_complete
- * (from a done or message callback). Streams a workload opens itself (watchers) report events
- * with rbench_engine_record and failures with rbench_engine_error.
+ * (from a done or message callback, or from `issue` itself for a local workload, fdatasync,
+ * which needs no server: the engine then opens no connection and its slots have none, but still
+ * paces, times, counts and draws the progress bar). Streams a workload opens itself (watchers)
+ * report events with rbench_engine_record and failures with rbench_engine_error.
  *
  * Thread: the engine and everything it calls run on the thread that called rbench_run. */
 #ifndef RINGD_BENCH_ENGINE_H
@@ -27,7 +29,7 @@ struct rbench_engine;
 /* One client: at most one operation in flight. */
 struct rbench_slot {
     struct rbench_engine *engine;
-    struct grpc_client_conn *conn;
+    struct grpc_client_conn *conn;   /* NULL for a local workload */
     struct grpc_client_call *stream; /* lease-keepalive: the slot's keep-alive stream */
     uint64_t intended_ns;            /* of the operation in flight */
     uint64_t key;                    /* key number of the operation in flight (txn-mixed) */
@@ -38,6 +40,8 @@ struct rbench_slot {
 };
 
 struct rbench_workload_ops {
+    /* True for a workload that talks to no server (fdatasync): no endpoint, no connection. */
+    bool local;
     /* After the connections are up, before the clock starts; may run the loop (through
      * rbench_engine_wait). Returns 0, or a negative error after rbench_engine_fail. */
     int (*setup)(struct rbench_engine *e);
@@ -113,9 +117,9 @@ int rbench_engine_wait(struct rbench_engine *e, void *arg, bool (*until)(void *a
 /* The request deadline for grpc_client_request.timeout_ms. */
 uint32_t rbench_engine_timeout_ms(const struct rbench_engine *e);
 
-/* The workloads, by config->workload (ringd_bench_kv.c, _watch.c, _lease.c). */
+/* The workloads, by config->workload (ringd_bench_kv.c, _watch.c, _lease.c, _fdatasync.c). */
 extern const struct rbench_workload_ops rbench_put_ops, rbench_range_ops, rbench_txn_put_ops,
     rbench_txn_mixed_ops, rbench_delete_ops, rbench_watch_ops, rbench_watch_get_ops,
-    rbench_lease_keepalive_ops;
+    rbench_lease_keepalive_ops, rbench_fdatasync_ops;
 
 #endif

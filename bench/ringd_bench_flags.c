@@ -22,6 +22,7 @@ static const char *const workload_names[RBENCH_WL_COUNT] = {
     [RBENCH_WL_WATCH] = "watch",
     [RBENCH_WL_WATCH_GET] = "watch-get",
     [RBENCH_WL_LEASE_KEEPALIVE] = "lease-keepalive",
+    [RBENCH_WL_FDATASYNC] = "fdatasync",
 };
 
 const char *rbench_workload_name(enum rbench_workload workload)
@@ -55,12 +56,14 @@ enum flag_kind {
 /* Where a flag applies: a mask of workloads (bits 0..RBENCH_WL_COUNT-1) and of modes. */
 #define WL(w)  (1u << (w))
 #define WL_ALL ((1u << RBENCH_WL_COUNT) - 1u)
+/* The workloads that talk to a server: all but fdatasync, which measures the disk alone. */
+#define WL_SERVER (WL_ALL & ~WL(RBENCH_WL_FDATASYNC))
 #define WL_KEYED                                                                                 \
     (WL(RBENCH_WL_PUT) | WL(RBENCH_WL_RANGE) | WL(RBENCH_WL_TXN_PUT) | WL(RBENCH_WL_TXN_MIXED) | \
      WL(RBENCH_WL_DELETE) | WL(RBENCH_WL_WATCH_GET))
 #define WL_VALUED                                                                                \
     (WL(RBENCH_WL_PUT) | WL(RBENCH_WL_TXN_PUT) | WL(RBENCH_WL_TXN_MIXED) | WL(RBENCH_WL_WATCH) | \
-     WL(RBENCH_WL_WATCH_GET))
+     WL(RBENCH_WL_WATCH_GET) | WL(RBENCH_WL_FDATASYNC))
 #define WL_WATCHES   (WL(RBENCH_WL_WATCH) | WL(RBENCH_WL_WATCH_GET))
 #define MODE_RUN     (1u << 16)
 #define MODE_COMPARE (1u << 17)
@@ -79,12 +82,12 @@ struct flag {
 #define OFF(field) offsetof(struct rbench_config, field)
 
 static const struct flag flags[] = {
-    {"endpoints", FLAG_ENDPOINTS, OFF(endpoints), 0, 0, WL_ALL | MODE_RUN,
+    {"endpoints", FLAG_ENDPOINTS, OFF(endpoints), 0, 0, WL_SERVER | MODE_RUN,
      "gRPC endpoints, comma-separated (127.0.0.1:2379)"},
-    {"target-leader", FLAG_BOOL, OFF(target_leader), 0, 0, WL_ALL | LOADS,
+    {"target-leader", FLAG_BOOL, OFF(target_leader), 0, 0, WL_SERVER | LOADS,
      "connect only to the leader (Maintenance.Status)"},
-    {"conns", FLAG_U32, OFF(conns), 1, RBENCH_CONNS_MAX, WL_ALL | LOADS, "gRPC connections (1)"},
-    {"clients", FLAG_U32, OFF(clients), 1, RBENCH_CLIENTS_MAX, WL_ALL | LOADS,
+    {"conns", FLAG_U32, OFF(conns), 1, RBENCH_CONNS_MAX, WL_SERVER | LOADS, "gRPC connections (1)"},
+    {"clients", FLAG_U32, OFF(clients), 1, RBENCH_CLIENTS_MAX, WL_SERVER | LOADS,
      "operations in flight at once (1)"},
     {"total", FLAG_U64, OFF(total), 1, 1ull << 40, WL_ALL | LOADS,
      "operations, watch: puts (10000 without --duration)"},
@@ -92,11 +95,11 @@ static const struct flag flags[] = {
      "run this long (e.g. 10s) instead of, or as well as, --total"},
     {"rate", FLAG_U64, OFF(rate), 0, NS_PER_S, (WL_ALL & ~WL(RBENCH_WL_WATCH)) | LOADS,
      "open loop: operations per second, latency from the intended send time (0: closed loop)"},
-    {"timeout", FLAG_DURATION, OFF(timeout_ns), 0, DAY_NS, WL_ALL | LOADS,
+    {"timeout", FLAG_DURATION, OFF(timeout_ns), 0, DAY_NS, WL_SERVER | LOADS,
      "per request deadline (10s; 0: none)"},
     {"dial-timeout", FLAG_DURATION, OFF(dial_timeout_ns), NS_PER_MS, RBENCH_SETUP_MS_MAX *NS_PER_MS,
-     WL_ALL | LOADS, "connecting and setting up (10s)"},
-    {"key-size", FLAG_U32, OFF(key_size), 1, RBENCH_KEY_BYTES_MAX, WL_ALL | LOADS,
+     WL_SERVER | LOADS, "connecting and setting up (10s)"},
+    {"key-size", FLAG_U32, OFF(key_size), 1, RBENCH_KEY_BYTES_MAX, WL_SERVER | LOADS,
      "key bytes: the key number, zero-padded (8)"},
     {"val-size", FLAG_U32, OFF(val_size), 0, RBENCH_VALUE_BYTES_MAX, WL_VALUED | LOADS,
      "value bytes (8)"},
@@ -104,7 +107,7 @@ static const struct flag flags[] = {
      "distinct keys (1)"},
     {"sequential-keys", FLAG_BOOL, OFF(sequential_keys), 0, 0, WL_KEYED | LOADS,
      "operation i uses key i % key-space-size instead of a random key"},
-    {"seed", FLAG_U64, OFF(seed), 0, UINT64_MAX, WL_ALL | LOADS, "random key seed (1)"},
+    {"seed", FLAG_U64, OFF(seed), 0, UINT64_MAX, WL_SERVER | LOADS, "random key seed (1)"},
     {"consistency", FLAG_CONSISTENCY, OFF(serializable), 0, 0,
      WL(RBENCH_WL_RANGE) | WL(RBENCH_WL_WATCH_GET) | LOADS,
      "l (linearizable) or s (serializable) reads (range: l; watch-get: s)"},
@@ -128,6 +131,8 @@ static const struct flag flags[] = {
      "old events each watcher catches up on (8)"},
     {"lease-ttl", FLAG_U64, OFF(lease_ttl_s), 1, 9000000000ull,
      WL(RBENCH_WL_LEASE_KEEPALIVE) | LOADS, "TTL of the granted leases, seconds (100)"},
+    {"dir", FLAG_PATH, OFF(dir), 0, 0, WL(RBENCH_WL_FDATASYNC) | MODE_RUN,
+     "where fdatasync's file goes: a directory on the disk to measure (.)"},
     {"json", FLAG_BOOL, OFF(json), 0, 0, WL_ALL | LOADS, "one JSON line per run on stdout"},
     {"no-progress", FLAG_BOOL, OFF(no_progress), 0, 0, WL_ALL | LOADS,
      "no progress bar (there is none anyway when stderr is not a terminal)"},
@@ -358,6 +363,7 @@ static void defaults(struct rbench_config *c)
         .events = 8,
         .lease_ttl_s = 100,
         .rounds = 3,
+        .dir = ".",
     };
     snprintf(c->endpoints[0], sizeof(c->endpoints[0]), "127.0.0.1:2379");
     c->endpoints_count = 1;
@@ -410,7 +416,7 @@ static int positional(struct rbench_config *c, struct parse_state *st, const cha
     if (w < 0)
         return fail(err, err_size,
                     "unknown workload \"%s\": put, range, txn-put, txn-mixed, delete, watch, "
-                    "watch-get or lease-keepalive",
+                    "watch-get, lease-keepalive or fdatasync",
                     word);
     c->workload = (enum rbench_workload)w;
     st->workload_set = true;
@@ -495,6 +501,14 @@ static int check_keys(const struct rbench_config *c, char *err, size_t err_size)
     return 0;
 }
 
+static int check_disk(const struct rbench_config *c, char *err, size_t err_size)
+{
+    if (c->workload == RBENCH_WL_FDATASYNC && c->val_size == 0)
+        return fail(err, err_size,
+                    "fdatasync needs --val-size of at least 1 (the bytes each write adds)");
+    return 0;
+}
+
 static int check_watch(const struct rbench_config *c, char *err, size_t err_size)
 {
     if (c->workload == RBENCH_WL_WATCH && c->val_size < 8)
@@ -521,12 +535,14 @@ static int check_modes(struct rbench_config *c, const struct parse_state *st, ch
     }
     if (!st->workload_set)
         return fail(err, err_size, "no workload given (ringd-bench --help)");
+    if (c->mode == RBENCH_MODE_COMPARE && c->workload == RBENCH_WL_FDATASYNC)
+        return fail(err, err_size, "fdatasync measures the disk, not a server: run it alone");
     if (c->mode == RBENCH_MODE_COMPARE && (c->a[0] == '\0' || c->b[0] == '\0'))
         return fail(err, err_size, "compare needs --a ENDPOINT and --b ENDPOINT");
     if (c->mode == RBENCH_MODE_COMPARE && strcmp(c->a_name, c->b_name) == 0)
         return fail(err, err_size, "--a-name and --b-name must differ");
-    const char *paths[2] = {c->plot_path, c->csv_path};
-    for (int i = 0; i < 2; i++)
+    const char *paths[3] = {c->plot_path, c->csv_path, c->dir};
+    for (int i = 0; i < 3; i++)
         if (paths[i] != NULL && strlen(paths[i]) + RBENCH_LABEL_BYTES_MAX >= RBENCH_PATH_BYTES_MAX)
             return fail(err, err_size, "path too long: %s", paths[i]);
     if (c->plot_path != NULL &&
@@ -568,6 +584,8 @@ int rbench_flags_parse(int argc, char *const argv[], struct rbench_config *c, ch
     if (c->total == 0 && c->duration_ns == 0)
         c->total = 10000;
     rc = check_keys(c, err, err_size);
+    if (rc == 0)
+        rc = check_disk(c, err, err_size);
     return rc < 0 ? rc : check_watch(c, err, err_size);
 }
 
@@ -583,7 +601,11 @@ void rbench_flags_usage(FILE *out)
                  "  ringd-bench plot --out FILE.svg [NAME=]FILE.csv ...\n"
                  "                                            percentile curves of saved runs\n\n"
                  "workloads: put, range, txn-put, txn-mixed (compare-and-swap), delete, watch,\n"
-                 "           watch-get, lease-keepalive\n\n"
+                 "           watch-get, lease-keepalive\n"
+                 "           fdatasync: no server; writes --val-size bytes at the end of a file\n"
+                 "           preallocated in --dir and fdatasyncs it, as a WAL batch does (it\n"
+                 "           takes --dir, --val-size, --total, --duration, --rate and the output\n"
+                 "           flags)\n\n"
                  "flags:\n");
     for (size_t i = 0; i < FLAGS_COUNT; i++) {
         const struct flag *f = &flags[i];
@@ -591,7 +613,9 @@ void rbench_flags_usage(FILE *out)
         char left[48];
         snprintf(left, sizeof(left), "--%s%s", f->name, arg);
         fprintf(out, "  %-24s %s", left, f->help);
-        if ((f->scope & WL_ALL) != WL_ALL && (f->scope & MODE_PLOT) == 0) {
+        /* Flags for every workload that has a server go without a list. */
+        uint32_t wl = f->scope & WL_ALL;
+        if (wl != WL_ALL && wl != WL_SERVER && (f->scope & MODE_PLOT) == 0) {
             fprintf(out, " [");
             const char *sep = "";
             for (int w = 0; w < RBENCH_WL_COUNT; w++) {

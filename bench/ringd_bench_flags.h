@@ -32,6 +32,7 @@ enum rbench_workload {
     RBENCH_WL_WATCH,
     RBENCH_WL_WATCH_GET,
     RBENCH_WL_LEASE_KEEPALIVE,
+    RBENCH_WL_FDATASYNC, /* no server: the disk's write + fdatasync, the floor under a put */
     RBENCH_WL_COUNT,
 };
 
@@ -73,6 +74,9 @@ struct rbench_config {
     uint64_t drain_ns; /* how long to wait for the last events after the last put */
     uint32_t events;
     uint64_t lease_ttl_s;
+
+    /* fdatasync: the directory its file goes in, on the disk to measure ("." by default). */
+    const char *dir;
 
     /* Output. */
     bool json;             /* one JSON line per run on stdout instead of the text report */

@@ -19,7 +19,8 @@ static int run_single(const struct rbench_config *c)
         fprintf(stderr, "ringd-bench: out of memory\n");
         return 1;
     }
-    const char *label = c->label[0] != '\0' ? c->label : c->endpoints[0];
+    const char *target = c->workload == RBENCH_WL_FDATASYNC ? c->dir : c->endpoints[0];
+    const char *label = c->label[0] != '\0' ? c->label : target;
     (void)rbench_run(c, (const char(*)[RBENCH_ENDPOINT_BYTES_MAX])c->endpoints, c->endpoints_count,
                      label, &r);
     if (c->json)
@@ -34,8 +35,11 @@ static int run_single(const struct rbench_config *c)
     if (status == 0 && c->plot_path != NULL) {
         struct rbench_plot_series s = {label, r.hist};
         char title[RBENCH_ENDPOINT_BYTES_MAX + 128];
-        snprintf(title, sizeof(title), "%s against %s, %u clients, %u conns",
-                 rbench_workload_name(c->workload), label, c->clients, c->conns);
+        if (c->workload == RBENCH_WL_FDATASYNC)
+            snprintf(title, sizeof(title), "fdatasync in %s, %u-byte writes", label, c->val_size);
+        else
+            snprintf(title, sizeof(title), "%s against %s, %u clients, %u conns",
+                     rbench_workload_name(c->workload), label, c->clients, c->conns);
         if ((rc = rbench_plot_file(c->plot_path, title, &s, 1)) < 0)
             fprintf(stderr, "ringd-bench: %s: %s\n", c->plot_path, strerror(-rc));
     }

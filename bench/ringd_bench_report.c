@@ -60,9 +60,13 @@ static void text_errors(FILE *out, const struct rbench_result *r)
 void rbench_report_text(FILE *out, const struct rbench_config *c, const struct rbench_result *r)
 {
     char loop[64];
-    fprintf(out, "%s against %s (%s): %u conns, %u clients, %s\n",
-            rbench_workload_name(r->workload), r->endpoint, r->label, c->conns, c->clients,
-            loop_kind(c, loop, sizeof(loop)));
+    if (r->workload == RBENCH_WL_FDATASYNC)
+        fprintf(out, "fdatasync in %s (%s): %u-byte writes at the end of a preallocated file, %s\n",
+                r->endpoint, r->label, c->val_size, loop_kind(c, loop, sizeof(loop)));
+    else
+        fprintf(out, "%s against %s (%s): %u conns, %u clients, %s\n",
+                rbench_workload_name(r->workload), r->endpoint, r->label, c->conns, c->clients,
+                loop_kind(c, loop, sizeof(loop)));
     if (r->fatal != 0) {
         fprintf(out, "  not run    %s\n", r->setup_error);
         return;

@@ -10,7 +10,9 @@
  *    "writes","cas_conflicts","events_expected","events_delivered",
  *    "fatal","setup_status","setup_error"}
  * "round" is the compare round (1-based), 0 for a single run and for a compare side's rounds
- * merged; "rounds" is how many runs the line covers (1, or the rounds merged).
+ * merged; "rounds" is how many runs the line covers (1, or the rounds merged). For fdatasync,
+ * which has no server, "endpoint" is the directory measured and "val_size" the bytes of each
+ * write.
  *
  * CSV: comment lines start with '#' ("# label=NAME" names the run), then the header
  * "latency_us,count,cumulative_fraction" and one row per non-empty bucket, in order.

@@ -40,6 +40,7 @@ static const struct rbench_workload_ops *workload_ops(enum rbench_workload w)
         [RBENCH_WL_WATCH] = &rbench_watch_ops,
         [RBENCH_WL_WATCH_GET] = &rbench_watch_get_ops,
         [RBENCH_WL_LEASE_KEEPALIVE] = &rbench_lease_keepalive_ops,
+        [RBENCH_WL_FDATASYNC] = &rbench_fdatasync_ops,
     };
     ASSERT(w < RBENCH_WL_COUNT && table[w] != NULL);
     return table[w];
@@ -351,8 +352,8 @@ static int engine_init(struct rbench_engine *e, const struct rbench_config *c,
 static void engine_slots_bind(struct rbench_engine *e)
 {
     for (uint32_t i = 0; i < e->slots_count; i++) {
-        e->slots[i] =
-            (struct rbench_slot){.engine = e, .conn = e->conns[i % e->conns_count], .index = i};
+        struct grpc_client_conn *conn = e->conns_count > 0 ? e->conns[i % e->conns_count] : NULL;
+        e->slots[i] = (struct rbench_slot){.engine = e, .conn = conn, .index = i};
         /* Reversed, so slot 0 goes first: slots share connections round-robin. */
         e->free_slots[i] = e->slots_count - 1u - i;
     }
@@ -404,8 +405,9 @@ static void engine_start_clock(struct rbench_engine *e)
     e->issue_end_ns = c->duration_ns > 0 ? e->start_ns + c->duration_ns : UINT64_MAX;
 }
 
-static int engine_run(struct rbench_engine *e, const char (*endpoints)[RBENCH_ENDPOINT_BYTES_MAX],
-                      uint32_t count)
+/* Connects to endpoints[0..count), or to the leader among them. */
+static int engine_reach(struct rbench_engine *e, const char (*endpoints)[RBENCH_ENDPOINT_BYTES_MAX],
+                        uint32_t count)
 {
     if (e->config->target_leader) {
         int leader = engine_find_leader(e, endpoints, count);
@@ -415,9 +417,16 @@ static int engine_run(struct rbench_engine *e, const char (*endpoints)[RBENCH_EN
         count = 1;
         snprintf(e->result->endpoint, sizeof(e->result->endpoint), "%s", endpoints[0]);
     }
-    int rc = engine_connect(e, endpoints, count);
+    return engine_connect(e, endpoints, count);
+}
+
+static int engine_run(struct rbench_engine *e, const char (*endpoints)[RBENCH_ENDPOINT_BYTES_MAX],
+                      uint32_t count)
+{
+    int rc = e->ops->local ? 0 : engine_reach(e, endpoints, count);
     if (rc < 0)
         return rc;
+    ASSERT(e->ops->local == (e->conns_count == 0));
     engine_slots_bind(e);
     if (e->ops->setup != NULL && (rc = e->ops->setup(e)) < 0)
         return rc;
@@ -432,7 +441,9 @@ int rbench_run(const struct rbench_config *config,
                const char *label, struct rbench_result *result)
 {
     ASSERT(count > 0 && result->hist != NULL);
-    result_start(result, config, label, endpoints[0]);
+    /* A local workload's "endpoint" in the reports is the directory it measures. */
+    result_start(result, config, label,
+                 workload_ops(config->workload)->local ? config->dir : endpoints[0]);
     struct rbench_engine *e = calloc(1, sizeof(*e));
     if (e == NULL)
         return -ENOMEM;

@@ -1,5 +1,6 @@
-/* One ringd-bench run: connects, sets the workload up, drives it to --total or --duration, and
- * fills a result. The same call serves a single run and each side of a compare round.
+/* One ringd-bench run: connects (unless the workload is local: fdatasync), sets the workload
+ * up, drives it to --total or --duration, and fills a result. The same call serves a single run and
+ * each side of a compare round.
  *
  * Thread: runs everything on the calling thread and returns when the run is over. */
 #ifndef RINGD_BENCH_RUN_H

@@ -136,6 +136,32 @@ static void test_modes(void **state)
     assert_int_equal(config.mode, RBENCH_MODE_HELP);
 }
 
+/* fdatasync measures the disk: it takes a directory and a write size, and no server's flags. */
+static void test_fdatasync(void **state)
+{
+    (void)state;
+    expect_ok("fdatasync");
+    assert_int_equal(config.workload, RBENCH_WL_FDATASYNC);
+    assert_string_equal(config.dir, ".");
+    assert_int_equal(config.total, 10000);
+    assert_int_equal(config.clients, 1);
+    expect_ok(
+        "fdatasync --dir /var/tmp --total 500 --val-size 300 --json --csv f.csv --plot f.svg");
+    assert_string_equal(config.dir, "/var/tmp");
+    assert_int_equal(config.total, 500);
+    assert_int_equal(config.val_size, 300);
+    expect_ok("fdatasync --duration 2s --rate 100 --label disk --no-progress");
+    assert_int_equal(config.rate, 100);
+    assert_string_equal(config.label, "disk");
+
+    expect_error("fdatasync --val-size 0", "fdatasync needs --val-size of at least 1");
+    expect_error("fdatasync --clients 2", "--clients does not apply to fdatasync");
+    expect_error("fdatasync --endpoints 127.0.0.1:2379", "--endpoints does not apply to fdatasync");
+    expect_error("fdatasync --key-size 16", "--key-size does not apply to fdatasync");
+    expect_error("put --dir /tmp", "--dir does not apply to put");
+    expect_error("compare --a x:1 --b y:2 fdatasync", "run it alone");
+}
+
 static void test_durations(void **state)
 {
     (void)state;
@@ -209,8 +235,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),       cmocka_unit_test(test_values),
         cmocka_unit_test(test_watch_defaults), cmocka_unit_test(test_modes),
-        cmocka_unit_test(test_durations),      cmocka_unit_test(test_bad_values),
-        cmocka_unit_test(test_misuse),
+        cmocka_unit_test(test_fdatasync),      cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_bad_values),     cmocka_unit_test(test_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,12 +2,13 @@
  * says it did work without errors, an open-loop run that sends exactly rate x duration
  * requests, the watch workload (ringd answers UNIMPLEMENTED until it has a Watch service; then
  * every expected event must arrive), compare with its table, CSV files and chart, the plot
- * mode, and a bad flag. No timing is asserted. */
+ * mode, the fdatasync workload (no server), and a bad flag. No timing is asserted. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,38 @@ static void test_compare_and_plot(void **state)
     test_proc_cleanup(&p);
 }
 
+/* The disk alone, in the run's own directory (the default --dir): a JSON line with every write
+ * synced, the histogram as CSV and a chart, and no file left behind. */
+static void test_fdatasync(void **state)
+{
+    (void)state;
+    struct test_proc p;
+    const char *args[] = {"fdatasync", "--total", "50",     "--val-size", "300", "--json",
+                          "--csv",     "f.csv",   "--plot", "f.svg",      NULL};
+    assert_int_equal(bench(&p, args), 0);
+    assert_non_null(
+        strstr(output, "{\"workload\":\"fdatasync\",\"label\":\".\",\"endpoint\":\".\","));
+    assert_int_equal(json_u64(output, "ops"), 50);
+    assert_int_equal(json_u64(output, "val_size"), 300);
+    assert_int_equal(json_u64(output, "errors"), 0);
+    assert_non_null(strstr(output, "\"fatal\":false"));
+    assert_true(file_in(&p, "f.csv"));
+    assert_true(file_in(&p, "f.svg"));
+    DIR *d = opendir(p.dir);
+    assert_non_null(d);
+    for (struct dirent *de = readdir(d); de != NULL; de = readdir(d))
+        if (strncmp(de->d_name, "ringd-bench-fdatasync-", 22) == 0)
+            fail_msg("%s/%s was left behind", p.dir, de->d_name);
+    closedir(d);
+    test_proc_cleanup(&p);
+
+    /* A directory that is not there: not run, and said why. */
+    const char *missing[] = {"fdatasync", "--total", "5", "--dir", "no/such/dir", NULL};
+    assert_int_equal(bench(&p, missing), 1);
+    assert_non_null(strstr(output, "not run    creating a file in no/such/dir"));
+    test_proc_cleanup(&p);
+}
+
 static void test_bad_flag(void **state)
 {
     (void)state;
@@ -187,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_open_loop_sends_rate_times_duration),
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_compare_and_plot),
+        cmocka_unit_test(test_fdatasync),
         cmocka_unit_test(test_bad_flag),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
