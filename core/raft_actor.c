@@ -239,10 +239,10 @@ static void raft_actor_wal_durable(void *ctx, const struct wal_durable *d)
 static void raft_actor_wal_failed(void *ctx, int err, const char *message)
 {
     (void)ctx;
+    (void)err; /* message names it */
     /* etcd stops here too: nothing appended since the last durable report may be acknowledged,
      * and a member that cannot write its log cannot take part. */
-    log_fatal("failed to save Raft hard state and entries", LOG_STR("error", message),
-              LOG_ERR(err));
+    log_fatal("failed to save Raft hard state and entries", LOG_STR("error", message));
 }
 
 static void raft_actor_wal_writable(void *ctx)

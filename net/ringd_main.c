@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -105,6 +106,31 @@ static void main_prepare_dirs(const struct config *cfg, char *wal_dir, size_t wa
     }
 }
 
+/* The disk-fault tests' hook (tests/test_disk_fault.c): with RINGD_TEST_WAL_FAIL_FDATASYNC=N in
+ * the environment, the WAL's N-th fdatasync and every later one fail with EIO, as a dying disk
+ * makes them. Unset (always, outside those tests) the WAL runs untouched. */
+static uint64_t main_fdatasync_fail_at;
+static uint64_t main_fdatasyncs;
+
+static int main_wal_fault(void *ctx, enum wal_fault_op op)
+{
+    (void)ctx;
+    if (op != WAL_FAULT_FDATASYNC)
+        return 0;
+    return ++main_fdatasyncs >= main_fdatasync_fail_at ? -EIO : 0;
+}
+
+static void main_wal_options(struct wal_options *o)
+{
+    *o = (struct wal_options){0};
+    const char *fail_at = getenv("RINGD_TEST_WAL_FAIL_FDATASYNC");
+    if (fail_at == NULL || (main_fdatasync_fail_at = strtoull(fail_at, NULL, 10)) == 0)
+        return;
+    log_warn("test hook: fdatasync fails from this one on",
+             LOG_U64("fdatasync", main_fdatasync_fail_at));
+    o->fault = main_wal_fault;
+}
+
 int main(int argc, char **argv, char **envp)
 {
     static struct config cfg;
@@ -131,6 +157,7 @@ int main(int argc, char **argv, char **envp)
     static struct server_options opt;
     opt.view = &view;
     opt.wal_dir = wal_dir;
+    main_wal_options(&opt.wal_options);
     opt.heartbeat_ms = cfg.heartbeat_interval_ms;
     opt.election_ms = cfg.election_timeout_ms;
     opt.shards = (uint16_t)cfg.shards;

@@ -158,6 +158,7 @@ int server_run(const struct server_options *opt)
     apply = (struct apply){.store = &store, .view = opt->view, .max_txn_ops = opt->max_txn_ops};
     raft = (struct raft_actor){.view = opt->view,
                                .wal_dir = opt->wal_dir,
+        .wal_options = opt->wal_options,
                                .tick_ns = opt->heartbeat_ms * 1000000u,
                                .election_ticks = (uint32_t)(opt->election_ms / opt->heartbeat_ms)};
     struct shard_common common = {

@@ -10,6 +10,7 @@
 
 #include "grpc_server.h"
 #include "listen.h"
+#include "wal.h"
 #include "ringd_limits.h"
 
 struct cluster_view;
@@ -17,6 +18,7 @@ struct cluster_view;
 struct server_options {
     struct cluster_view *view; /* the ids and progress: shards read it, raft and apply write */
     const char *wal_dir;       /* exists or can be created (its parent exists) */
+    struct wal_options wal_options; /* defaults but for the tests' fault hook */
     uint64_t heartbeat_ms;     /* --heartbeat-interval */
     uint64_t election_ms;      /* --election-timeout */
     uint16_t shards;
