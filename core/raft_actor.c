@@ -459,8 +459,14 @@ static void raft_actor_finish(struct actor *a)
     struct raft_actor *ra = raft_actor_of(a);
     actor_timer_stop(a, &ra->tick);
     actor_timer_stop(a, &ra->turn);
-    if (ra->wal != NULL)
+    if (ra->wal != NULL) {
+        struct wal_stats st;
+        wal_get_stats(ra->wal, &st);
+        log_info("closed the WAL", LOG_U64("batches", st.batches), LOG_U64("records", st.records),
+                 LOG_U64("bytes", st.bytes), LOG_U64("fdatasyncs", st.fdatasyncs),
+                 LOG_U64("durable-index", st.durable_index));
         wal_close(ra->wal);
+    }
     if (ra->raft != NULL)
         raft_destroy(ra->raft);
     for (uint16_t i = 0; i < ra->shards; i++)
