@@ -370,6 +370,10 @@ const struct config_flag config_flags[] = {
      .min = 1,
      .max = SHARDS_MAX,
      .help = "Shard threads serving clients (environment: RINGD_SHARDS)."},
+    SUPPORTED(S_RINGD, "ringd-wal-force", T_BOOL, wal_force, "false",
+              "Open a WAL holding a corrupt record by cutting the log there, dropping it and "
+              "every later record (environment: RINGD_WAL_FORCE). Only to recover a damaged "
+              "disk: acknowledged writes after the cut are lost."),
 
     {.section = NULL,
      .name = "version",

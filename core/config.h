@@ -101,6 +101,7 @@ struct config {
     uint64_t auth_token_ttl_s;
     bool enable_grpc_gateway;
     uint32_t shards; /* --ringd-shards: shard threads, 1..SHARDS_MAX */
+    bool wal_force;  /* --ringd-wal-force: cut the WAL at a corrupt record */
 
     /* Parse bookkeeping, read by config_log and main. */
     bool print_version;

@@ -158,6 +158,7 @@ int main(int argc, char **argv, char **envp)
     opt.view = &view;
     opt.wal_dir = wal_dir;
     main_wal_options(&opt.wal_options);
+    opt.wal_options.force = cfg.wal_force;
     opt.heartbeat_ms = cfg.heartbeat_interval_ms;
     opt.election_ms = cfg.election_timeout_ms;
     opt.shards = (uint16_t)cfg.shards;
