@@ -136,6 +136,10 @@ _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connect
 #define MVCC_SKIPLIST_LEVELS  24  /* levels of one skip list: 4^24 keys before it degrades */
 #define MVCC_RETIRE_BATCH_MAX 256 /* unlinked keys or version chains per deferred free */
 
+/* Keys a snapshot's walk visits in one read section: the longest the writer's grace periods
+ * (compaction barriers, reclamation) wait for the walk. */
+#define MVCC_WALK_KEYS_PER_SECTION 1024
+
 /* Write-ahead log (io/wal). */
 #define WAL_SEGMENT_BYTES       (64u << 20) /* one segment file, preallocated (etcd's size) */
 #define WAL_SEGMENT_BYTES_MIN   (16u << 10) /* smallest segment an option may ask for (tests) */
