@@ -145,7 +145,7 @@ static int save_walk(struct save *sv)
 }
 
 int snapshot_save(const char *dir, struct mvcc_store *store, struct mvcc_reader *reader,
-                  const struct snapshot_state *s, uint32_t max_snapshots, char *why,
+                  const struct snapshot_state *s, uint64_t max_snapshots, char *why,
                   size_t why_bytes)
 {
     ASSERT(why_bytes > 0);

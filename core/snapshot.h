@@ -84,7 +84,7 @@ void snapshot_end(struct mvcc_store *store);
  * errno with why naming the file; the temporary file is gone then. why: at least
  * SNAPSHOT_MESSAGE_BYTES_MAX bytes to lose nothing. */
 int snapshot_save(const char *dir, struct mvcc_store *store, struct mvcc_reader *reader,
-                  const struct snapshot_state *s, uint32_t max_snapshots, char *why,
+                  const struct snapshot_state *s, uint64_t max_snapshots, char *why,
                   size_t why_bytes);
 
 /* Start-up, before any reader or writer runs: loads the newest valid snapshot in dir into

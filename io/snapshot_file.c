@@ -375,7 +375,7 @@ static int open_and_list(const char *dir, int *dirfd, struct snapshot_file_id **
     return list_snapshots(*dirfd, dir, *ids, n, msg, msg_bytes);
 }
 
-int snapshot_file_prune(const char *dir, uint32_t keep_max, char *msg, size_t msg_bytes)
+int snapshot_file_prune(const char *dir, uint64_t keep_max, char *msg, size_t msg_bytes)
 {
     ASSERT(msg_bytes > 0);
     msg[0] = '\0';
@@ -383,7 +383,8 @@ int snapshot_file_prune(const char *dir, uint32_t keep_max, char *msg, size_t ms
     struct snapshot_file_id *ids;
     uint32_t n;
     int err = open_and_list(dir, &dirfd, &ids, &n, msg, msg_bytes);
-    for (uint32_t i = 0; err == 0 && keep_max > 0 && i + keep_max < n; i++) {
+    uint64_t remove = keep_max > 0 && n > keep_max ? n - keep_max : 0;
+    for (uint64_t i = 0; err == 0 && i < remove; i++) {
         char name[SNAPSHOT_FILE_NAME_BYTES];
         snapshot_file_name(name, &ids[i]);
         if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) {

@@ -169,6 +169,6 @@ void snapshot_file_close(struct snapshot_file_reader *r);
  * than keep_max remain; keep_max 0 keeps all (etcd's --max-snapshots 0). Plain unlinks: a file
  * that comes back after a crash is still a whole snapshot. Returns 0 or a negated errno (or
  * -RINGD_EFULL beyond SNAPSHOT_FILES_MAX files) with msg naming the file. */
-int snapshot_file_prune(const char *dir, uint32_t keep_max, char *msg, size_t msg_bytes);
+int snapshot_file_prune(const char *dir, uint64_t keep_max, char *msg, size_t msg_bytes);
 
 #endif

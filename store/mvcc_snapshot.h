@@ -83,8 +83,7 @@ struct mvcc_walk {
     int64_t rev;
     int64_t compact_rev;
     uint32_t part;       /* partition being walked; MVCC_INDEX_PARTITIONS when done */
-    bool resume_set;     /* resume_key holds where to go on in part */
-    bool resume_at;      /* go on at resume_key (it was not taken), not after it */
+    bool resume_set;     /* the next section starts at resume_key in part (else at its first) */
     uint8_t *resume_key; /* a copy: the node may be freed between sections */
     uint32_t resume_len;
     uint32_t resume_cap;

@@ -676,7 +676,7 @@ struct saver {
     struct world *w;
     struct mvcc_reader *reader; /* its own, registered on w's store */
     const struct snapshot_state *s;
-    uint32_t max_snapshots;
+    uint64_t max_snapshots;
     int err;
     char why[SNAPSHOT_MESSAGE_BYTES_MAX];
     _Atomic bool done;
@@ -708,7 +708,7 @@ static struct mvcc_reader *reader_new(struct world *w)
 /* Saves w's state at (index, term) on a thread and waits for it. */
 static void save_on_thread(const char *dir, struct world *w, struct mvcc_reader *reader,
                            uint64_t index, uint64_t term, const struct alarm_set *alarms,
-                           uint32_t max_snapshots, struct snapshot_state *s)
+                           uint64_t max_snapshots, struct snapshot_state *s)
 {
     snapshot_begin(&w->s, index, term, alarms, s);
     struct saver *sv = calloc(1, sizeof(*sv));
