@@ -173,8 +173,10 @@ int snapshot_file_create(struct snapshot_file_writer *w, const char *dir,
     snapshot_file_name(w->name, id);
     snprintf(w->path, sizeof(w->path), "%s/%s%s", dir, w->name, SNAPSHOT_FILE_TMP_SUFFIX);
     w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (w->dirfd < 0)
-        return writer_fail(w, -errno, "snapshot: open directory %s: %s", dir, strerror(errno));
+    if (w->dirfd < 0) {
+        int err = -errno;
+        return writer_fail(w, err, "snapshot: open directory %s: %s", dir, strerror(-err));
+    }
     char tmp[SNAPSHOT_FILE_NAME_BYTES + 8];
     tmp_name(w, tmp);
     w->fd = openat(w->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -250,6 +252,7 @@ static int append_record(struct snapshot_file_writer *w, uint8_t type, const voi
     w->crc = crc;
     w->offset += size;
     w->records += type != SNAPSHOT_FILE_TRAILER;
+    ASSERT(w->used <= SNAPSHOT_WRITE_BUFFER_BYTES && w->offset >= w->used);
     return 0;
 }
 
@@ -287,25 +290,30 @@ int snapshot_file_commit(struct snapshot_file_writer *w)
     int err = append_record(w, SNAPSHOT_FILE_TRAILER, t, sizeof(t), NULL, 0);
     if (err == 0)
         err = snapshot_file_flush(w);
-    if (err == 0 && fsync(w->fd) != 0)
-        err = writer_fail(w, -errno, "snapshot: fsync %s: %s", w->path, strerror(errno));
+    if (err == 0 && fsync(w->fd) != 0) {
+        err = -errno;
+        writer_fail(w, err, "snapshot: fsync %s: %s", w->path, strerror(-err));
+    }
     if (err != 0) {
         snapshot_file_abort(w);
         return err;
     }
+    ASSERT(w->used == 0); /* the trailer included, everything is in the file */
     /* The file is whole and synced under its temporary name: give it its name, durably. */
     close(w->fd);
     w->fd = -1; /* abort below only closes the directory */
     char tmp[SNAPSHOT_FILE_NAME_BYTES + 8];
     tmp_name(w, tmp);
     if (renameat(w->dirfd, tmp, w->dirfd, w->name) != 0) {
-        err = writer_fail(w, -errno, "snapshot: rename %s: %s", w->path, strerror(errno));
+        err = -errno;
+        writer_fail(w, err, "snapshot: rename %s: %s", w->path, strerror(-err));
         unlinkat(w->dirfd, tmp, 0);
     } else if (fsync(w->dirfd) != 0) {
-        err = writer_fail(w, -errno,
-                          "snapshot: fsync of the directory of %s failed (%s): the complete "
-                          "file's new name may not be durable",
-                          w->path, strerror(errno));
+        err = -errno;
+        writer_fail(w, err,
+                    "snapshot: fsync of the directory of %s failed (%s): the complete file's "
+                    "new name may not be durable",
+                    w->path, strerror(-err));
     }
     snapshot_file_abort(w);
     return err;
@@ -337,7 +345,7 @@ static int list_snapshots(int dirfd, const char *dir, struct snapshot_file_id *i
             if (unlinkat(dirfd, de->d_name, 0) != 0 && errno != ENOENT) {
                 err = -errno;
                 snprintf(msg, msg_bytes, "snapshot: remove %s/%s: %s", dir, de->d_name,
-                         strerror(errno));
+                         strerror(-err));
             }
         } else if (snapshot_file_parse_name(de->d_name, &id) == 0) {
             if (*n == SNAPSHOT_FILES_MAX) {
@@ -389,7 +397,7 @@ int snapshot_file_prune(const char *dir, uint64_t keep_max, char *msg, size_t ms
         snapshot_file_name(name, &ids[i]);
         if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) {
             err = -errno;
-            snprintf(msg, msg_bytes, "snapshot: remove %s/%s: %s", dir, name, strerror(errno));
+            snprintf(msg, msg_bytes, "snapshot: remove %s/%s: %s", dir, name, strerror(-err));
         }
     }
     free(ids);
@@ -617,6 +625,7 @@ static int reader_open_one(struct snapshot_file_reader *r, int dirfd, const char
             ;
     }
     if (err == 0) {
+        ASSERT(r->ended && r->pos == r->file_bytes);
         r->pos = SNAPSHOT_FILE_HEADER_BYTES;
         r->crc = r->header_crc;
         r->records = 0;
