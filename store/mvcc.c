@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mvcc_internal.h"
 #include "ringd_assert.h"
 #include "ringd_error.h"
 #include "ringd_limits.h"
@@ -35,12 +36,6 @@ void __tsan_release(void *addr);
 #define MVCC_TSAN_ACQUIRE(addr) ((void)(addr))
 #endif
 
-#define CACHELINE_BYTES 64
-
-struct mvcc_partition {
-    alignas(CACHELINE_BYTES) struct skiplist list;
-};
-
 /* Memory the writer unlinked, freed once no read section that could still see it is left.
  * An item is a version chain (the first unlinked version; its older ones follow) or, tagged
  * with RETIRED_KEY, a key node together with all its versions. One ck_epoch entry per batch
@@ -54,67 +49,11 @@ struct mvcc_retired {
     uintptr_t items[MVCC_RETIRE_BATCH_MAX];
 };
 
-/* The writer's own state. Compaction moves through three revisions, each <= the next:
- *   walk_rev <= allowed_rev <= compact_rev (published).
- * compact_rev is what readers are refused below; allowed_rev is the highest compact_rev whose
- * grace period is over (every read section that began before it was published has ended), so
- * versions at or below it may be unlinked; walk_rev is what the walk in progress trims to. */
-struct mvcc_writer {
-    ck_epoch_record_t record; /* never in a read section: it only defers and polls */
-    struct mvcc_store *store;
-    bool in_txn;
-    /* Grace period: one barrier entry in flight at a time. */
-    ck_epoch_entry_t barrier;
-    bool barrier_pending;
-    int64_t barrier_rev; /* what allowed_rev becomes when the barrier runs */
-    int64_t allowed_rev;
-    /* The walk over every key, partition by partition, key_budget keys per step. */
-    bool walking;
-    bool rewalk; /* walk_rev rose during this pass: the keys before the position need another */
-    int64_t walk_rev;
-    uint32_t walk_part;
-    struct mvcc_key *walk_next;   /* next key of walk_part to trim; NULL: the partition is done */
-    struct mvcc_retired *retired; /* batch being filled, or NULL */
-};
-
-/* --- sizes and hashing ---------------------------------------------------------------------- */
-
-static size_t version_bytes(uint32_t value_len)
-{
-    size_t n = offsetof(struct mvcc_version, value) + value_len;
-    return n < sizeof(struct mvcc_version) ? sizeof(struct mvcc_version) : n;
-}
-
-static void bytes_add(struct mvcc_store *s, int64_t n)
-{
-    atomic_fetch_add_explicit(&s->bytes, n, memory_order_relaxed);
-}
-
-/* FNV-1a, folded: keys that share long prefixes (etcd's usual "/registry/...") still spread. */
-static uint32_t partition_of(const uint8_t *key, uint32_t key_len)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (uint32_t i = 0; i < key_len; i++) {
-        h ^= key[i];
-        h *= 0x100000001b3ull;
-    }
-    h ^= h >> 29;
-    return (uint32_t)(h % MVCC_INDEX_PARTITIONS);
-}
+/* --- hashing -------------------------------------------------------------------------------- */
 
 static struct skiplist *list_of(const struct mvcc_store *s, const uint8_t *key, uint32_t key_len)
 {
-    return &s->parts[partition_of(key, key_len)].list;
-}
-
-static struct mvcc_version *newest_own(const struct mvcc_key *k)
-{
-    return atomic_load_explicit(&k->newest, memory_order_relaxed);
-}
-
-static struct mvcc_version *older_own(const struct mvcc_version *v)
-{
-    return atomic_load_explicit(&v->older, memory_order_relaxed);
+    return &s->parts[mvcc_partition_of(key, key_len)].list;
 }
 
 /* --- freeing -------------------------------------------------------------------------------- */
@@ -123,18 +62,18 @@ static void free_chain(struct mvcc_store *s, struct mvcc_version *v)
 {
     int64_t freed = 0;
     while (v != NULL) {
-        struct mvcc_version *older = older_own(v);
-        freed += (int64_t)version_bytes(v->value_len);
+        struct mvcc_version *older = mvcc_older_own(v);
+        freed += (int64_t)mvcc_version_bytes(v->value_len);
         free(v);
         v = older;
     }
-    bytes_add(s, -freed);
+    mvcc_bytes_add(s, -freed);
 }
 
 static void free_key(struct mvcc_store *s, struct mvcc_key *k)
 {
-    free_chain(s, newest_own(k));
-    bytes_add(s, -(int64_t)skiplist_node_bytes(k->height, k->len));
+    free_chain(s, mvcc_newest_own(k));
+    mvcc_bytes_add(s, -(int64_t)skiplist_node_bytes(k->height, k->len));
     free(k);
 }
 
@@ -205,7 +144,7 @@ int mvcc_store_init(struct mvcc_store *s)
 {
     memset(s, 0, sizeof(*s));
     s->parts =
-        aligned_alloc(CACHELINE_BYTES, sizeof(struct mvcc_partition) * MVCC_INDEX_PARTITIONS);
+        aligned_alloc(MVCC_CACHELINE_BYTES, sizeof(struct mvcc_partition) * MVCC_INDEX_PARTITIONS);
     if (s->parts == NULL)
         return -ENOMEM;
     for (uint32_t p = 0; p < MVCC_INDEX_PARTITIONS; p++) {
@@ -214,9 +153,9 @@ int mvcc_store_init(struct mvcc_store *s)
             return -ENOMEM;
         }
     }
-    size_t w_bytes =
-        (sizeof(struct mvcc_writer) + CACHELINE_BYTES - 1) & ~(size_t)(CACHELINE_BYTES - 1);
-    s->w = aligned_alloc(CACHELINE_BYTES, w_bytes);
+    size_t w_bytes = (sizeof(struct mvcc_writer) + MVCC_CACHELINE_BYTES - 1) &
+                     ~(size_t)(MVCC_CACHELINE_BYTES - 1);
+    s->w = aligned_alloc(MVCC_CACHELINE_BYTES, w_bytes);
     if (s->w == NULL) {
         parts_destroy(s, MVCC_INDEX_PARTITIONS);
         return -ENOMEM;
@@ -225,6 +164,7 @@ int mvcc_store_init(struct mvcc_store *s)
     s->w->store = s;
     s->w->allowed_rev = -1;
     s->w->walk_rev = -1;
+    atomic_init(&s->w->pin_rev, MVCC_NO_PIN);
     ck_epoch_init(&s->epoch);
     ck_epoch_register(&s->epoch, &s->w->record, NULL);
     atomic_init(&s->current_rev, 1);
@@ -327,7 +267,7 @@ static void cursor_start(struct mvcc_cursor *c, const struct mvcc_store *s, cons
         c->next[p] = NULL;
     if (c->single) {
         /* One key lives in one partition: the others are never touched. */
-        uint32_t p = partition_of(key, key_len);
+        uint32_t p = mvcc_partition_of(key, key_len);
         const struct mvcc_key *k = skiplist_seek(&s->parts[p].list, key, key_len);
         if (k != NULL && skiplist_key_cmp(k->bytes, k->len, key, key_len) == 0)
             c->next[p] = k;
@@ -413,7 +353,7 @@ void mvcc_txn_begin(struct mvcc_store *s, struct mvcc_txn *t)
 static struct mvcc_version *version_new(struct mvcc_txn *t, const uint8_t *value,
                                         uint32_t value_len)
 {
-    struct mvcc_version *v = malloc(version_bytes(value_len));
+    struct mvcc_version *v = malloc(mvcc_version_bytes(value_len));
     if (v == NULL)
         return NULL;
     atomic_init(&v->older, NULL);
@@ -435,9 +375,9 @@ static void version_link(struct mvcc_txn *t, struct mvcc_key *k, struct mvcc_ver
 {
     ASSERT(t->changes < UINT32_MAX);
     v->key = k;
-    atomic_store_explicit(&v->older, newest_own(k), memory_order_relaxed);
+    atomic_store_explicit(&v->older, mvcc_newest_own(k), memory_order_relaxed);
     atomic_store_explicit(&k->newest, v, memory_order_release);
-    bytes_add(t->store, (int64_t)version_bytes(v->value_len));
+    mvcc_bytes_add(t->store, (int64_t)mvcc_version_bytes(v->value_len));
     t->changes++;
 }
 
@@ -448,7 +388,7 @@ int mvcc_txn_put(struct mvcc_txn *t, const uint8_t *key, uint32_t key_len, const
     struct skiplist *l = list_of(t->store, key, key_len);
     struct mvcc_key *preds[MVCC_SKIPLIST_LEVELS];
     struct mvcc_key *k = skiplist_find(l, key, key_len, preds);
-    const struct mvcc_version *newest = k != NULL ? newest_own(k) : NULL;
+    const struct mvcc_version *newest = k != NULL ? mvcc_newest_own(k) : NULL;
     const struct mvcc_version *live = newest != NULL && !newest->tombstone ? newest : NULL;
     struct mvcc_version *v = version_new(t, value, value_len);
     if (v == NULL)
@@ -467,7 +407,7 @@ int mvcc_txn_put(struct mvcc_txn *t, const uint8_t *key, uint32_t key_len, const
         /* A new key is visible to readers at once, but only through versions newer than any
          * revision they may read at until mvcc_txn_end: they skip it. */
         skiplist_link(l, k, preds);
-        bytes_add(t->store, (int64_t)skiplist_node_bytes(k->height, k->len));
+        mvcc_bytes_add(t->store, (int64_t)skiplist_node_bytes(k->height, k->len));
     } else {
         version_link(t, k, v);
     }
@@ -573,14 +513,23 @@ static void walk_start(struct mvcc_writer *w)
     w->walk_next = (struct mvcc_key *)skiplist_first(&w->store->parts[0].list);
 }
 
+/* The revision physical compaction may trim to now: the grace period's, held at the pin of a
+ * snapshot in progress. */
+static int64_t trim_rev(const struct mvcc_writer *w)
+{
+    int64_t pin = atomic_load_explicit(&w->pin_rev, memory_order_relaxed);
+    return w->allowed_rev < pin ? w->allowed_rev : pin;
+}
+
 /* Moves the compaction state forward after a poll: a new barrier for a raised target, a walk
- * for a revision whose grace period is over. */
+ * for a revision whose grace period is over (and that no snapshot pin holds back). */
 static void compact_schedule(struct mvcc_writer *w)
 {
     int64_t target = atomic_load_explicit(&w->store->compact_rev, memory_order_relaxed);
     if (!w->barrier_pending && w->allowed_rev < target)
         barrier_start(w, target);
-    if (w->allowed_rev <= w->walk_rev)
+    int64_t trim = trim_rev(w);
+    if (trim <= w->walk_rev)
         return;
     /* Trimming the rest of this pass at the higher revision is safe at once; the keys the
      * pass already left behind (and keys created meanwhile) get another pass. */
@@ -588,7 +537,7 @@ static void compact_schedule(struct mvcc_writer *w)
         w->rewalk = true;
     else
         walk_start(w);
-    w->walk_rev = w->allowed_rev;
+    w->walk_rev = trim;
 }
 
 /* Applies the compaction rule to one key: drop every version <= rev but the newest of them,
@@ -597,15 +546,15 @@ static void compact_schedule(struct mvcc_writer *w)
 static void compact_key(struct mvcc_writer *w, struct skiplist *l, struct mvcc_key *k, int64_t rev)
 {
     struct mvcc_version *newer = NULL;
-    struct mvcc_version *v = newest_own(k);
+    struct mvcc_version *v = mvcc_newest_own(k);
     while (v != NULL && v->mod_rev > rev) {
         newer = v;
-        v = older_own(v);
+        v = mvcc_older_own(v);
     }
     if (v == NULL)
         return;
     if (!v->tombstone) {
-        struct mvcc_version *cut = older_own(v);
+        struct mvcc_version *cut = mvcc_older_own(v);
         if (cut != NULL) {
             atomic_store_explicit(&v->older, NULL, memory_order_release);
             retire(w, (uintptr_t)cut);
@@ -655,8 +604,17 @@ bool mvcc_compact_step(struct mvcc_store *s, uint32_t key_budget)
             break; /* out of memory for a retire batch: nothing was unlinked, retry later */
     }
     retire_flush(w);
+    /* walk_rev <= allowed_rev <= target: the walk is done at the target, not only at what a
+     * pin lets it reach. */
     int64_t target = atomic_load_explicit(&s->compact_rev, memory_order_relaxed);
-    return !w->walking && !w->barrier_pending && w->allowed_rev == target;
+    return !w->walking && !w->barrier_pending && w->walk_rev == target;
+}
+
+bool mvcc_compact_held(const struct mvcc_store *s)
+{
+    const struct mvcc_writer *w = s->w;
+    int64_t target = atomic_load_explicit(&s->compact_rev, memory_order_relaxed);
+    return !w->walking && !w->barrier_pending && w->walk_rev < target && trim_rev(w) <= w->walk_rev;
 }
 
 void mvcc_reclaim(struct mvcc_store *s)

@@ -184,8 +184,14 @@ int mvcc_compact(struct mvcc_store *s, int64_t rev);
 /* Writer: does at most key_budget keys of pending compaction work (and reclaims memory readers
  * no longer see). Returns true when no compaction work is left. Each call is short by
  * construction: the writer calls it between batches of requests, so compaction never stalls
- * writes or reads for more than one step. */
+ * writes or reads for more than one step. While a snapshot pins compaction (mvcc_snapshot.h)
+ * the work above the pin waits and this keeps returning false. */
 bool mvcc_compact_step(struct mvcc_store *s, uint32_t key_budget);
+
+/* Writer, after mvcc_compact_step returned false: true when all the work left waits for a
+ * snapshot's pin to go (mvcc_snapshot_unpin), so stepping again before then does nothing and
+ * the writer should not spin on it (a Compact with physical=true keeps waiting meanwhile). */
+bool mvcc_compact_held(const struct mvcc_store *s);
 
 /* Writer: frees what readers can no longer see, without waiting. Call once per loop turn. */
 void mvcc_reclaim(struct mvcc_store *s);

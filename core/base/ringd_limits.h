@@ -136,6 +136,10 @@ _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connect
 #define MVCC_SKIPLIST_LEVELS  24  /* levels of one skip list: 4^24 keys before it degrades */
 #define MVCC_RETIRE_BATCH_MAX 256 /* unlinked keys or version chains per deferred free */
 
+/* Keys a snapshot's walk visits in one read section: the longest the writer's grace periods
+ * (compaction barriers, reclamation) wait for the walk. */
+#define MVCC_WALK_KEYS_PER_SECTION 1024
+
 /* Write-ahead log (io/wal). */
 #define WAL_SEGMENT_BYTES       (64u << 20) /* one segment file, preallocated (etcd's size) */
 #define WAL_SEGMENT_BYTES_MIN   (16u << 10) /* smallest segment an option may ask for (tests) */
@@ -150,6 +154,16 @@ _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connect
 #define WAL_DIR_BYTES_MAX         4096 /* the WAL directory's path (PATH_MAX) */
 #define WAL_MESSAGE_BYTES_MAX     (WAL_DIR_BYTES_MAX + 1024) /* one message: a path and why */
 _Static_assert(WAL_BATCH_BYTES_MAX <= WAL_SEGMENT_BYTES, "a batch must fit in a segment");
+
+/* Snapshot files (io/snapshot_file, core/snapshot). */
+#define SNAPSHOT_WRITE_BUFFER_BYTES (1u << 20) /* the writer's buffer: one write(2) when full */
+#define SNAPSHOT_READ_CHUNK_BYTES   (1u << 20) /* the reader reads this much at a time */
+/* One record's type and payload: a key, or one version with its value. A value is at most one
+ * raft entry, so a record of any version fits. */
+#define SNAPSHOT_RECORD_BYTES_MAX  (RAFT_ENTRY_BYTES_MAX + (1u << 20))
+#define SNAPSHOT_FILES_MAX         4096 /* snapshot files one directory may hold */
+#define SNAPSHOT_DIR_BYTES_MAX     4096 /* the snapshot directory's path (PATH_MAX) */
+#define SNAPSHOT_MESSAGE_BYTES_MAX (2 * SNAPSHOT_DIR_BYTES_MAX + 1024) /* paths and why */
 
 /* Alarms (core/alarm): every member with each alarm type etcd raises (NOSPACE, CORRUPT). */
 #define ALARMS_MAX (2 * CONFIG_CLUSTER_MEMBERS_MAX)
