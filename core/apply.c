@@ -7,7 +7,10 @@
 #include "apply.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "ringd_assert.h"
@@ -22,6 +25,8 @@ static struct apply *apply_of(struct actor *a)
 {
     return a->ctx;
 }
+
+static void apply_tick_arm(struct apply *ap, uint64_t delay_ns);
 
 /* One committed entry to apply: its op and packed request, and the proposal to answer when it
  * was proposed on this member and is still wanted (NULL otherwise: the work is the same, only
@@ -147,8 +152,6 @@ static void apply_compact_answer(struct apply *ap, struct kv_proposal *p)
     resp.header = &h;
     apply_pack(p, &resp.base);
 }
-
-static void apply_tick_arm(struct apply *ap, uint64_t delay_ns);
 
 static int apply_compact(struct apply *ap, const struct apply_input *in, bool *wait)
 {
@@ -318,6 +321,62 @@ static void apply_entry(struct apply *ap, const struct raft_entry *e, struct kv_
     ap->physical_tail = p;
 }
 
+/* Snapshots: every --snapshot-count applied entries (or when the raft actor's log window is
+ * full) the state at the last applied entry is written by a background thread while entries go
+ * on being applied (core/snapshot.h); the tick notices its end. */
+
+static void *apply_snapshot_thread(void *arg)
+{
+    struct apply *ap = arg;
+    if (!ap->snap_reader_registered) {
+        mvcc_reader_register(ap->store, &ap->snap_reader);
+        ap->snap_reader_registered = true;
+    }
+    ap->snap_err = snapshot_save(ap->snap_dir, ap->store, &ap->snap_reader, &ap->snap,
+                                 ap->max_snapshots, ap->snap_why, sizeof ap->snap_why);
+    atomic_store_explicit(&ap->snap_done, true, memory_order_release);
+    return NULL;
+}
+
+static void apply_snapshot_maybe(struct apply *ap)
+{
+    if (ap->snap_running || ap->applied_index == ap->snap_index)
+        return;
+    if (!ap->snap_asked && ap->applied_index - ap->snap_index < ap->snapshot_count)
+        return;
+    log_info("triggering snapshot", LOG_U64("local-member-applied-index", ap->applied_index),
+             LOG_U64("local-member-snapshot-index", ap->snap_index),
+             LOG_U64("local-member-snapshot-count", ap->snapshot_count));
+    snapshot_begin(ap->store, ap->applied_index, ap->applied_term, &ap->alarms, &ap->snap);
+    ap->snap_index = ap->applied_index;
+    ap->snap_asked = false;
+    ap->snap_running = true;
+    atomic_store_explicit(&ap->snap_done, false, memory_order_relaxed);
+    int err = pthread_create(&ap->snap_thread, NULL, apply_snapshot_thread, ap);
+    if (err != 0)
+        log_fatal("failed to create snapshot", LOG_STR("error", strerror(err)));
+    if (!timer_armed(&ap->tick))
+        apply_tick_arm(ap, APPLY_TICK_NS);
+}
+
+/* The tick saw the thread end: the snapshot is durable (or the process stops, as etcd does
+ * when it cannot save one), and the raft actor may compact its log up to it. */
+static void apply_snapshot_finish(struct apply *ap)
+{
+    pthread_join(ap->snap_thread, NULL);
+    ap->snap_running = false;
+    snapshot_end(ap->store);
+    if (ap->snap_err < 0)
+        log_fatal("failed to save snapshot", LOG_STR("error", ap->snap_why));
+    if (ap->snap_why[0] != '\0')
+        log_warn("saved snapshot with a warning", LOG_STR("warning", ap->snap_why));
+    log_info("saved snapshot", LOG_U64("snapshot-index", ap->snap.index),
+             LOG_I64("snapshot-revision", ap->snap.revision));
+    struct msg done = {.type = MSG_SNAPSHOT_DONE, .a = ap->snap.index, .b = ap->snap.term};
+    int err = actor_send(ap->actor, ap->raft_id, &done);
+    ASSERT(err == 0 || err == -EPIPE); /* raft left at shutdown: nothing to compact */
+}
+
 /* A batch of committed entries, in order; the raft actor gets it back when all are applied. */
 static void apply_batch(struct apply *ap, uint16_t from, struct apply_batch *b)
 {
@@ -341,6 +400,7 @@ static void apply_batch(struct apply *ap, uint16_t from, struct apply_batch *b)
                        .c = (uint64_t)mvcc_current_rev(ap->store)};
     int err = actor_send(ap->actor, from, &done);
     ASSERT(err == 0); /* the mailbox holds every batch the raft actor has */
+    apply_snapshot_maybe(ap);
 }
 
 /* Compaction work and reclamation, a step at a time between batches of proposals. */
@@ -368,16 +428,21 @@ static void apply_tick(struct timer *t, uint64_t now_ns)
 {
     (void)now_ns;
     struct apply *ap = (struct apply *)((char *)t - offsetof(struct apply, tick));
+    if (ap->snap_running && atomic_load_explicit(&ap->snap_done, memory_order_acquire))
+        apply_snapshot_finish(ap);
     bool done = mvcc_compact_step(ap->store, APPLY_COMPACT_KEYS_PER_STEP);
     mvcc_reclaim(ap->store);
     if (!done) {
-        apply_tick_arm(ap, 0); /* more work: the next turn, after what arrived meanwhile */
+        /* More work: the next turn, after what arrived meanwhile; or, while a snapshot holds
+         * it, once the snapshot may have ended. */
+        apply_tick_arm(ap, mvcc_compact_held(ap->store) ? APPLY_TICK_NS : 0);
         return;
     }
     apply_physical_done(ap);
     apply_publish(ap);
-    if (ap->reclaim_rounds > 0) {
-        ap->reclaim_rounds--;
+    if (ap->reclaim_rounds > 0 || ap->snap_running) {
+        if (ap->reclaim_rounds > 0)
+            ap->reclaim_rounds--;
         apply_tick_arm(ap, APPLY_TICK_NS);
     }
 }
@@ -391,6 +456,7 @@ static int apply_start(struct actor *a)
     ap->env = (struct kv_env){.lease_exists = kv_no_leases, .max_txn_ops = ap->max_txn_ops};
     /* Entries continue from the snapshot the server loaded (cluster_view.h). */
     ap->applied_index = cluster_view_raft_applied_index(ap->view);
+    ap->snap_index = ap->applied_index;
     arena_init(&ap->arena);
     for (uint16_t i = 0; i < ap->shards; i++) {
         uint16_t id = ap->shard_ids[i];
@@ -411,6 +477,10 @@ static void apply_receive(struct actor *a, const struct msg *m)
     case MSG_KV_RELEASE:
         free(m->ptr);
         break;
+    case MSG_SNAPSHOT_ASK:
+        ap->snap_asked = true;
+        apply_snapshot_maybe(ap);
+        break;
     default:
         UNREACHABLE(); /* a wiring bug */
     }
@@ -423,7 +493,8 @@ static void apply_writable(struct actor *a, uint16_t to)
 
 static bool apply_quiescent(struct actor *a)
 {
-    return apply_of(a)->physical_head == NULL;
+    struct apply *ap = apply_of(a);
+    return ap->physical_head == NULL && !ap->snap_running;
 }
 
 static void apply_finish(struct actor *a)

@@ -20,6 +20,7 @@
 #include "kv_proposal.h"
 #include "mvcc.h"
 #include "outbox.h"
+#include "snapshot.h"
 #include "ringd_limits.h"
 
 struct apply {
@@ -29,18 +30,34 @@ struct apply {
     uint32_t max_txn_ops;
     uint16_t shard_ids[SHARDS_MAX]; /* the actors that propose, for the replies' outboxes */
     uint16_t shards;
+    uint16_t raft_id;        /* told when a snapshot is durable */
+    const char *snap_dir;    /* <data-dir>/member/snap */
+    uint64_t snapshot_count; /* --snapshot-count: applied entries between snapshots */
+    uint64_t max_snapshots;  /* --max-snapshots (0: keep all) */
+    uint64_t applied_term;   /* the loaded snapshot's term (0: none), then the last
+                                applied entry's */
+    struct alarm_set alarms; /* the loaded snapshot's alarms, then the live ones */
     /* The actor's own state. */
     struct actor *actor;
     struct kv_env env;
     struct arena arena;
-    struct alarm_set alarms;
-    uint64_t applied_index;            /* the last log entry applied */
-    uint64_t applied_term;             /* its term */
+    uint64_t applied_index;            /* the last log entry applied (and its applied_term) */
     struct outbox replies[ACTORS_MAX]; /* by shard id */
     struct kv_proposal *physical_head; /* physical compactions waiting for their end */
     struct kv_proposal *physical_tail;
-    struct timer tick;       /* compaction steps, reclamation */
+    struct timer tick;       /* compaction steps, reclamation, a snapshot's end */
     uint32_t reclaim_rounds; /* reclamation ticks still to run after compaction work */
+    /* The snapshot being written by a background thread (one at a time). */
+    struct snapshot_state snap;
+    uint64_t snap_index;    /* the last snapshot's index (durable or being written) */
+    bool snap_running;      /* the thread runs, or ended and is not joined yet */
+    bool snap_asked;        /* the raft actor's log window is full: snapshot now */
+    _Atomic bool snap_done; /* set by the thread when snapshot_save returned */
+    int snap_err;
+    char snap_why[SNAPSHOT_MESSAGE_BYTES_MAX];
+    pthread_t snap_thread;
+    struct mvcc_reader snap_reader; /* registered by the first snapshot, kept */
+    bool snap_reader_registered;
 };
 
 /* The actor ops; ctx is a struct apply with the "before runtime_start" fields set. */

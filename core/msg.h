@@ -25,6 +25,10 @@ enum msg_type {
     MSG_APPLY_DONE,
     /* raft -> shard: the log is replayed and this start's member entry applied: serve clients */
     MSG_SERVE,
+    /* raft -> apply: the raft log window is full: snapshot what is applied */
+    MSG_SNAPSHOT_ASK,
+    /* apply -> raft: a snapshot is durable: a = its index, b = its term */
+    MSG_SNAPSHOT_DONE,
     MSG_TYPE_COUNT,
 };
 

@@ -68,6 +68,12 @@ static void raft_actor_propose(struct raft_actor *ra, uint16_t shard, struct kv_
                   ? -RINGD_EFULL
                   : raft_propose(ra->raft, p->entry, p->entry_len, &index);
     if (err < 0) {
+        if (err == -RINGD_EFULL && !ra->snap_asked) {
+            ra->snap_asked = true; /* the window: a snapshot lets it compact */
+            struct msg ask = {.type = MSG_SNAPSHOT_ASK};
+            int rc = actor_send(ra->actor, ra->apply_id, &ask);
+            ASSERT(rc == 0);
+        }
         raft_actor_refuse(ra, shard, p, raft_actor_propose_err(err));
         return;
     }
@@ -200,8 +206,46 @@ static void raft_actor_persist(struct raft_actor *ra)
     (void)wal_flush(ra->wal);
 }
 
+/* A durable snapshot: the window forgets what is below it (but the catch-up entries), the
+ * WAL gets its marker, and the segments below it go once the marker is durable. The WAL has at
+ * most one batch in flight: the marker is durable at the second report from now. */
+static void raft_actor_compact(struct raft_actor *ra)
+{
+    ra->snap_pending = false;
+    raft_index to = ra->snap.index > RAFT_ACTOR_CATCH_UP_ENTRIES
+                        ? ra->snap.index - RAFT_ACTOR_CATCH_UP_ENTRIES
+                        : 0;
+    int err = raft_compact(ra->raft, &ra->snap, to);
+    ASSERT(err == 0);
+    struct wal_snapshot marker = {.index = ra->snap.index, .term = ra->snap.term};
+    err = wal_append_snapshot(ra->wal, &marker);
+    if (err == -RINGD_EFULL)
+        return; /* the next snapshot's marker covers this one */
+    if (err < 0)
+        log_fatal("failed to save Raft hard state and entries",
+                  LOG_STR("error", wal_error(ra->wal)));
+    (void)wal_flush(ra->wal);
+    ra->release_index = ra->snap.index;
+    ra->release_wait = 2;
+    ra->snap_asked = false;
+    log_info("compacted Raft logs", LOG_U64("compact-index", to),
+             LOG_U64("snapshot-index", ra->snap.index));
+}
+
+static void raft_actor_release(struct raft_actor *ra)
+{
+    int n = wal_release_before(ra->wal, ra->release_index, ra->max_wals);
+    if (n < 0)
+        log_warn("failed to remove old WAL segments", LOG_STR("wal-dir", ra->wal_dir), LOG_ERR(n));
+    else if (n > 0)
+        log_info("removed old WAL segments", LOG_STR("wal-dir", ra->wal_dir),
+                 LOG_U64("removed", (uint64_t)n), LOG_U64("below-index", ra->release_index));
+}
+
 static void raft_actor_process(struct raft_actor *ra)
 {
+    if (ra->snap_pending && !ra->ready_out)
+        raft_actor_compact(ra);
     if (ra->ready_out || ra->batches_free == NULL || !raft_has_ready(ra->raft))
         return;
     struct raft_ready *rd = &ra->ready;
@@ -222,6 +266,8 @@ static void raft_actor_process(struct raft_actor *ra)
 static void raft_actor_wal_durable(void *ctx, const struct wal_durable *d)
 {
     struct raft_actor *ra = ctx;
+    if (ra->release_wait > 0 && --ra->release_wait == 0)
+        raft_actor_release(ra);
     if (!ra->ready_out)
         return;
     const struct raft_ready *rd = &ra->ready;
@@ -284,11 +330,25 @@ static int raft_actor_bootstrap(struct raft_actor *ra, struct raft_hard_state *h
     return err < 0 ? err : wal_append_hard_state(ra->wal, &whs);
 }
 
+/* The log window: the entries between two snapshots, the catch-up entries kept below one, and
+ * every proposal the shards may have out, rounded up to a power of two; a --snapshot-count too
+ * large for RAFT_LOG_ENTRIES_MAX gets the largest window, which asks for snapshots when full. */
+static uint32_t raft_actor_window(uint64_t snapshot_count, uint16_t shards)
+{
+    uint64_t need =
+        snapshot_count + RAFT_ACTOR_CATCH_UP_ENTRIES + (uint64_t)shards * SHARD_PROPOSALS_MAX;
+    uint32_t w = RAFT_LOG_ENTRIES_DEFAULT;
+    while (w < need && w < RAFT_LOG_ENTRIES_MAX)
+        w *= 2;
+    return w;
+}
+
 static int raft_actor_open(struct raft_actor *ra)
 {
     struct raft_config c;
     raft_config_default(&c, ra->view->member_id);
     c.election_ticks = ra->election_ticks;
+    c.log_entries_max = raft_actor_window(ra->snapshot_count, ra->shards);
     c.seed = ra->view->member_id ^ actor_now_ns();
     c.on_event = raft_actor_on_event;
     ra->raft = raft_create(&c);
@@ -423,6 +483,13 @@ static void raft_actor_receive(struct actor *a, const struct msg *m)
         break;
     case MSG_APPLY_DONE:
         raft_actor_applied(ra, m);
+        break;
+    case MSG_SNAPSHOT_DONE:
+        ra->snap = (struct raft_snapshot_meta){.index = m->a, .term = m->b};
+        ra->snap.conf.n_voters = 1; /* membership is issue 7's */
+        ra->snap.conf.voters[0] = ra->view->member_id;
+        ra->snap_pending = true;
+        raft_actor_arm_turn(ra);
         break;
     default:
         UNREACHABLE(); /* a wiring bug */

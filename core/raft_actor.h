@@ -20,6 +20,11 @@
  * member's attributes entry of this start is applied the log is replayed, and the shards get
  * MSG_SERVE: no client is served from a state that misses an acknowledged write.
  *
+ * Snapshots. The apply actor writes them (core/snapshot.h) and says when one is durable; the
+ * raft actor then compacts the core's log window to RAFT_ACTOR_CATCH_UP_ENTRIES below it,
+ * appends a snapshot marker to the WAL and, once that is durable, removes the segments below
+ * it beyond --max-wals. A window full before --snapshot-count entries asks for one at once.
+ *
  * Bounds: routes (proposals in the log, not yet committed) are at most every shard's
  * SHARD_PROPOSALS_MAX; RAFT_ACTOR_BATCHES batches at the apply actor at once (a Ready waits for
  * a free one); the core's log window (raft_propose's -RINGD_EFULL answers "etcdserver: too many
@@ -49,6 +54,9 @@ enum raft_actor_entry {
 };
 
 #define RAFT_ACTOR_BATCHES 4 /* apply batches out at once */
+/* Entries kept in the log window below a snapshot, for followers a little behind (etcd's
+ * SnapshotCatchUpEntries). */
+#define RAFT_ACTOR_CATCH_UP_ENTRIES 5000
 
 struct raft_actor {
     /* Set before runtime_start. */
@@ -59,6 +67,8 @@ struct raft_actor {
     uint32_t election_ticks;
     raft_index snapshot_index; /* the snapshot the server loaded (0: none) */
     raft_term snapshot_term;
+    uint64_t snapshot_count; /* --snapshot-count: sizes the log window */
+    uint32_t max_wals;       /* --max-wals (0: keep all) */
     uint16_t apply_id;
     uint16_t shard_ids[SHARDS_MAX];
     uint16_t shards;
@@ -83,8 +93,13 @@ struct raft_actor {
     uint32_t routes_termed; /* of them, those whose entry a Ready carried (term known) */
     struct apply_batch *batches_free;
     uint32_t batches_out;
-    raft_index applied;     /* the last entry the apply actor reported applied */
-    raft_index serve_index; /* this start's attributes entry: serve once applied */
+    raft_index applied; /* the last entry the apply actor reported applied */
+    bool snap_asked;    /* the window was full: the apply actor was asked for a snapshot */
+    bool snap_pending;  /* a durable snapshot to compact the log to, once no Ready is out */
+    struct raft_snapshot_meta snap;
+    raft_index release_index; /* WAL segments below it go once the marker is durable */
+    uint32_t release_wait;    /* durable reports still to come before that */
+    raft_index serve_index;   /* this start's attributes entry: serve once applied */
     bool serving;
 };
 

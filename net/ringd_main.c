@@ -89,7 +89,8 @@ static int main_touch_dir(const char *dir, char *why, size_t why_bytes)
 }
 
 /* The data dir as etcd lays it out: <data-dir>/member/wal (or --wal-dir) and member/snap. */
-static void main_prepare_dirs(const struct config *cfg, char *wal_dir, size_t wal_dir_bytes)
+static void main_prepare_dirs(const struct config *cfg, char *wal_dir, size_t wal_dir_bytes,
+                              char *snap_dir, size_t snap_dir_bytes)
 {
     char member[CONFIG_PATH_BYTES_MAX + 16];
     char why[CONFIG_PATH_BYTES_MAX + 128];
@@ -98,8 +99,11 @@ static void main_prepare_dirs(const struct config *cfg, char *wal_dir, size_t wa
     int n = cfg->wal_dir[0] != '\0' ? snprintf(wal_dir, wal_dir_bytes, "%s", cfg->wal_dir)
                                     : snprintf(wal_dir, wal_dir_bytes, "%s/wal", member);
     ASSERT(n > 0 && (size_t)n < wal_dir_bytes); /* the flags' paths are bounded */
+    n = snprintf(snap_dir, snap_dir_bytes, "%s/snap", member);
+    ASSERT(n > 0 && (size_t)n < snap_dir_bytes);
     if (main_touch_dir(member, why, sizeof why) != 0 ||
-        main_touch_dir(wal_dir, why, sizeof why) != 0) {
+        main_touch_dir(wal_dir, why, sizeof why) != 0 ||
+        main_touch_dir(snap_dir, why, sizeof why) != 0) {
         snprintf(error, sizeof error, "cannot access data directory: %s", why);
         log_warn("failed to start etcd", LOG_STR("error", error));
         log_fatal("discovery failed", LOG_STR("error", error));
@@ -152,11 +156,17 @@ int main(int argc, char **argv, char **envp)
     }
 
     static char wal_dir[CONFIG_PATH_BYTES_MAX + 16];
-    main_prepare_dirs(&cfg, wal_dir, sizeof wal_dir);
+    static char snap_dir[CONFIG_PATH_BYTES_MAX + 16];
+    main_prepare_dirs(&cfg, wal_dir, sizeof wal_dir, snap_dir, sizeof snap_dir);
 
     static struct server_options opt;
     opt.view = &view;
     opt.wal_dir = wal_dir;
+    opt.snap_dir = snap_dir;
+    opt.snapshot_count =
+        cfg.snapshot_count > 0 ? cfg.snapshot_count : 10000; /* etcd: 0 = default */
+    opt.max_snapshots = cfg.max_snapshots;
+    opt.max_wals = cfg.max_wals > UINT32_MAX ? UINT32_MAX : (uint32_t)cfg.max_wals;
     main_wal_options(&opt.wal_options);
     opt.wal_options.force = cfg.wal_force;
     opt.heartbeat_ms = cfg.heartbeat_interval_ms;

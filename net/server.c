@@ -12,6 +12,7 @@
 #include "cluster_view.h"
 #include "log.h"
 #include "raft_actor.h"
+#include "snapshot.h"
 #include "ringd_assert.h"
 #include "runtime.h"
 #include "shard.h"
@@ -124,6 +125,7 @@ static int server_add_log(struct runtime *rt, struct shard_common *common, struc
     common->apply_id = (uint16_t)apply_id;
     common->raft_id = (uint16_t)raft_id;
     raft->apply_id = (uint16_t)apply_id;
+    apply->raft_id = (uint16_t)raft_id;
     /* Apply answers raft's batches; raft leaves once none is out, then apply after it. */
     int err = runtime_link(rt, (uint16_t)raft_id, (uint16_t)apply_id, MAILBOX_CAPACITY_DEFAULT - 1);
     if (err == 0)
@@ -135,6 +137,35 @@ static int server_add_log(struct runtime *rt, struct shard_common *common, struc
             err = server_link_both(rt, i, (uint16_t)raft_id);
     }
     return err;
+}
+
+/* The newest snapshot into the empty store; the actors start from it. */
+static int server_load_snapshot(const struct server_options *opt, struct mvcc_store *store,
+                                struct apply *apply, struct raft_actor *raft)
+{
+    static char why[SNAPSHOT_MESSAGE_BYTES_MAX];
+    struct snapshot_state s;
+    int err = snapshot_load(opt->snap_dir, store, &s, why, sizeof why);
+    if (err < 0) {
+        log_error("failed to load snapshot", LOG_STR("snap-dir", opt->snap_dir),
+                  LOG_STR("error", why[0] != '\0' ? why : strerror(-err)));
+        return err;
+    }
+    if (why[0] != '\0')
+        log_warn("skipped bad snapshots", LOG_STR("snap-dir", opt->snap_dir),
+                 LOG_STR("detail", why));
+    if (s.index == 0)
+        return 0;
+    log_info("recovered from snapshot", LOG_U64("snapshot-index", s.index),
+             LOG_U64("snapshot-term", s.term), LOG_I64("revision", s.revision),
+             LOG_I64("compact-revision", s.compact_rev));
+    apply->applied_term = s.term;
+    apply->alarms = s.alarms;
+    raft->snapshot_index = s.index;
+    raft->snapshot_term = s.term;
+    cluster_view_set_applied(opt->view, s.index, s.revision);
+    cluster_view_set_alarms(opt->view, &s.alarms);
+    return 0;
 }
 
 /* etcd's quota: 0 means the default, a negative value none. */
@@ -155,10 +186,17 @@ int server_run(const struct server_options *opt)
     static struct mvcc_store store;
     static struct apply apply;
     static struct raft_actor raft;
-    apply = (struct apply){.store = &store, .view = opt->view, .max_txn_ops = opt->max_txn_ops};
+    apply = (struct apply){.store = &store,
+                           .view = opt->view,
+                           .max_txn_ops = opt->max_txn_ops,
+                           .snap_dir = opt->snap_dir,
+                           .snapshot_count = opt->snapshot_count,
+                           .max_snapshots = opt->max_snapshots};
     raft = (struct raft_actor){.view = opt->view,
                                .wal_dir = opt->wal_dir,
-        .wal_options = opt->wal_options,
+                               .wal_options = opt->wal_options,
+                               .snapshot_count = opt->snapshot_count,
+                               .max_wals = opt->max_wals,
                                .tick_ns = opt->heartbeat_ms * 1000000u,
                                .election_ticks = (uint32_t)(opt->election_ms / opt->heartbeat_ms)};
     struct shard_common common = {
@@ -174,6 +212,8 @@ int server_run(const struct server_options *opt)
     struct shard *shards = calloc(opt->shards, sizeof(*shards));
     struct runtime rt;
     int err = shards == NULL ? -ENOMEM : mvcc_store_init(&store);
+    if (err == 0)
+        err = server_load_snapshot(opt, &store, &apply, &raft);
     if (err == 0)
         err = runtime_init(&rt);
     if (err == 0) {

@@ -16,11 +16,15 @@
 struct cluster_view;
 
 struct server_options {
-    struct cluster_view *view; /* the ids and progress: shards read it, raft and apply write */
-    const char *wal_dir;       /* exists or can be created (its parent exists) */
+    struct cluster_view *view;      /* the ids and progress: shards read it, raft and apply write */
+    const char *wal_dir;            /* exists or can be created (its parent exists) */
+    const char *snap_dir;           /* exists */
+    uint64_t snapshot_count;        /* --snapshot-count */
+    uint64_t max_snapshots;         /* --max-snapshots (0: keep all) */
+    uint32_t max_wals;              /* --max-wals (0: keep all) */
     struct wal_options wal_options; /* defaults but for the tests' fault hook */
-    uint64_t heartbeat_ms;     /* --heartbeat-interval */
-    uint64_t election_ms;      /* --election-timeout */
+    uint64_t heartbeat_ms;          /* --heartbeat-interval */
+    uint64_t election_ms;           /* --election-timeout */
     uint16_t shards;
     int64_t quota_backend_bytes; /* --quota-backend-bytes as etcd reads it: 0 default, < 0 none */
     uint32_t max_txn_ops;        /* --max-txn-ops */

@@ -280,6 +280,7 @@ static const struct good {
     {"log-level", "debug", "debug", NULL},
     {"debug", "true", "true", NULL},
     {"ringd-shards", "3", "3", NULL},
+    {"ringd-wal-force", "true", "true", NULL},
 };
 
 static const struct good *good_for(const char *name)
