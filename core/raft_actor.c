@@ -181,7 +181,7 @@ static void raft_actor_persist(struct raft_actor *ra)
         if (err < 0)
             log_fatal(
                 "failed to save Raft hard state and entries",
-                LOG_STR("error", wal_error(ra->wal)[0] ? wal_error(ra->wal) : strerror(-err)));
+                LOG_STR("error", wal_error(ra->wal)[0] ? wal_error(ra->wal) : ringd_strerror(err)));
         ra->ready_entries++;
     }
     if (rd->has_hard_state && !ra->ready_hs_appended) {
@@ -196,7 +196,7 @@ static void raft_actor_persist(struct raft_actor *ra)
         if (err < 0)
             log_fatal(
                 "failed to save Raft hard state and entries",
-                LOG_STR("error", wal_error(ra->wal)[0] ? wal_error(ra->wal) : strerror(-err)));
+                LOG_STR("error", wal_error(ra->wal)[0] ? wal_error(ra->wal) : ringd_strerror(err)));
         ra->ready_hs_appended = true;
     }
     if (!ra->wait_entries && !ra->wait_hs) {
@@ -303,6 +303,16 @@ static void raft_actor_wal_writable(void *ctx)
 static int raft_actor_replay_entry(void *ctx, const struct wal_entry *e)
 {
     struct raft_actor *ra = ctx;
+    if (e->index > ra->replay_next) {
+        /* The WAL goes on from a snapshot newer than any the data dir holds (lost, or skipped
+         * as bad): the entries between are gone. */
+        log_error("the WAL continues a snapshot the data dir does not hold",
+                  LOG_STR("wal-dir", ra->wal_dir), LOG_U64("first-wal-index", e->index),
+                  LOG_U64("snapshot-index", ra->snapshot_index));
+        return -RINGD_ECORRUPT;
+    }
+    if (e->index == ra->replay_next)
+        ra->replay_next++;
     struct raft_entry re = {
         .term = e->term, .index = e->index, .type = e->type, .data = e->data, .len = e->data_bytes};
     return raft_restore_entries(ra->raft, &re, 1);
@@ -360,6 +370,7 @@ static int raft_actor_open(struct raft_actor *ra)
     int err = raft_restore_snapshot(ra->raft, &snap);
     if (err < 0)
         return err;
+    ra->replay_next = ra->snapshot_index + 1;
     struct wal_callbacks cb = {.ctx = ra,
                                .durable = raft_actor_wal_durable,
                                .failed = raft_actor_wal_failed,
@@ -369,7 +380,7 @@ static int raft_actor_open(struct raft_actor *ra)
                    raft_actor_replay_entry, ra);
     if (err < 0) {
         log_error("failed to open the WAL", LOG_STR("wal-dir", ra->wal_dir),
-                  LOG_STR("error", rec.message[0] ? rec.message : strerror(-err)));
+                  LOG_STR("error", rec.message[0] ? rec.message : ringd_strerror(err)));
         return err;
     }
     if (rec.message[0] != '\0')

@@ -100,6 +100,7 @@ struct raft_actor {
     raft_index release_index; /* WAL segments below it go once the marker is durable */
     uint32_t release_wait;    /* durable reports still to come before that */
     raft_index serve_index;   /* this start's attributes entry: serve once applied */
+    raft_index replay_next;   /* start-up: the index the WAL's next new entry must have */
     bool serving;
 };
 

@@ -14,6 +14,7 @@
 #include "raft_actor.h"
 #include "snapshot.h"
 #include "ringd_assert.h"
+#include "ringd_error.h"
 #include "runtime.h"
 #include "shard.h"
 
@@ -148,7 +149,7 @@ static int server_load_snapshot(const struct server_options *opt, struct mvcc_st
     int err = snapshot_load(opt->snap_dir, store, &s, why, sizeof why);
     if (err < 0) {
         log_error("failed to load snapshot", LOG_STR("snap-dir", opt->snap_dir),
-                  LOG_STR("error", why[0] != '\0' ? why : strerror(-err)));
+                  LOG_STR("error", why[0] != '\0' ? why : ringd_strerror(err)));
         return err;
     }
     if (why[0] != '\0')
@@ -234,7 +235,7 @@ int server_run(const struct server_options *opt)
     free(shards);
     close(sig_fd);
     if (err < 0) {
-        log_error("ringd server could not start", LOG_STR("error", strerror(-err)));
+        log_error("ringd server could not start", LOG_STR("error", ringd_strerror(err)));
         return 1;
     }
     log_info("stopped ringd server");
