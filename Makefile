@@ -41,7 +41,7 @@ test-tsan: tsan
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -L runtime
 
 # The crash test at length: CRASH_CYCLES kill/restart cycles (ctest runs 20) on the release build
-# (200 against etcd: 7 minutes on 2 cores, most of it etcd starting on a growing data set).
+# (200 against etcd: about 3 minutes on 2 cores).
 # RINGD_CRASH_CANDIDATE=etcd tests the reference instead; RINGD_CRASH_SEED=n repeats a run's kills.
 CRASH_CYCLES ?= 200
 crash-test: release

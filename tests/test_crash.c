@@ -6,8 +6,8 @@
  * connections (puts and txn-puts of unique keys, a few deletes of keys acknowledged earlier in
  * the cycle) and kills the server with SIGKILL a seeded 20-300 ms after the writes began, while
  * they are in flight. After the last cycle the server starts once more and everything is
- * verified a last time. A verification reads the whole key space (paged, at one revision) and
- * checks:
+ * verified a last time. A verification reads, at one revision, each cycle's keys and the count
+ * of the whole key space, and checks:
  * - every acknowledged put is there with its value, version 1 and mod_revision equal to the
  *   revision its answer carried; every acknowledged delete's key is gone;
  * - a write without an answer (in flight at the kill, or failed) may be there or not, with a
@@ -26,7 +26,8 @@
  *   RINGD_CRASH_CANDIDATE=etcd  the server under test is Debian's etcd 3.4.23 (default ringd)
  *   RINGD_CRASH_CYCLES=<n>      kill/restart cycles (default 20; `make crash-test`: 200)
  *   RINGD_CRASH_SEED=<n>        the seed (default: from the clock); it fixes the kill delays
- *                               and the mix of operations, not what the server answered in time
+ *                               (the operations are drawn from it too, but in the order the
+ *                               answers come, so a run repeats its kills, not its writes)
  *
  * Memory is bounded, the test's and the server's: a cycle sends at most PUTS_PER_CYCLE_MAX keys
  * (its kill comes early when they are all sent), 24 bytes of record each; when more than
@@ -167,7 +168,8 @@ struct crash_run {
     uint32_t cycle;        /* being written; == cycles in the last verification */
     uint32_t first_live;   /* the cycles below were retired */
     int64_t rev_floor;     /* the highest revision acknowledged or read so far */
-    int64_t life_floor;    /* the revision read right after this incarnation started */
+    int64_t life_floor;    /* acknowledged writes must be above: the revision read after the
+                              restart, or of the test's own DeleteRange since */
     bool writing;
     bool cap_reached;
     bool passed;
@@ -246,9 +248,8 @@ static void crash_fail(struct crash_run *run, const char *fmt, ...)
     fprintf(stderr, "  data directory kept: %s\n", run->data_dir);
     fprintf(stderr,
             "  repeat: RINGD_CRASH_CANDIDATE=%s RINGD_CRASH_SEED=%" PRIu64
-            " RINGD_CRASH_CYCLES=%" PRIu32 " ctest --test-dir build/release -R '^crash$' "
-            "--output-on-failure\n",
-            kind_name(run), run->seed, run->cycles);
+            " RINGD_CRASH_CYCLES=%" PRIu32 " RINGD_BIN=%s tests/test_crash (in the build)\n",
+            kind_name(run), run->seed, run->cycles, test_ringd_bin());
     fail_msg("crash: cycle %" PRIu32 ", seed %" PRIu64 ": %s", run->cycle, run->seed, what);
 }
 
