@@ -213,9 +213,14 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path);
 }
 
+void test_remove_dir(const char *path)
+{
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void test_proc_cleanup(struct test_proc *p)
 {
-    nftw(p->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_remove_dir(p->dir);
 }
 
 /* ---- Servers under test ---------------------------------------------------------------------- */
@@ -247,7 +252,7 @@ static int etcd_spawn(struct test_server *s, const struct test_server_options *o
         fprintf(stderr, "%s is missing: install etcd-server (.ci/install-deps)\n", TEST_ETCD_BIN);
         return -1;
     }
-    uint16_t peer_port = test_free_port();
+    uint16_t peer_port = options->peer_port != 0 ? options->peer_port : test_free_port();
     char client_urls[128], advertise[64], peer_url[64], cluster[96];
     snprintf(advertise, sizeof(advertise), "http://127.0.0.1:%u", s->client_port);
     snprintf(client_urls, sizeof(client_urls), "%s", advertise);
@@ -256,8 +261,9 @@ static int etcd_spawn(struct test_server *s, const struct test_server_options *o
                  s->client_port);
     snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%u", peer_port);
     snprintf(cluster, sizeof(cluster), "default=%s", peer_url);
+    char *data_dir = options->data_dir != NULL ? (char *)options->data_dir : "data";
     char *argv[SERVER_ARGS_MAX] = {TEST_ETCD_BIN, "--data-dir",
-                                   "data",        "--listen-client-urls",
+                                   data_dir,      "--listen-client-urls",
                                    client_urls,   "--advertise-client-urls",
                                    advertise,     "--listen-peer-urls",
                                    peer_url,      "--initial-advertise-peer-urls",
@@ -279,11 +285,28 @@ static int ringd_spawn(struct test_server *s, const struct test_server_options *
 {
     if (options->unix_socket)
         return -1;
-    char urls[64];
+    char urls[64], peer_url[64], cluster[96];
     snprintf(urls, sizeof(urls), "http://127.0.0.1:%u", s->client_port);
+    snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%u", options->peer_port);
+    snprintf(cluster, sizeof(cluster), "default=%s", peer_url);
     char *argv[SERVER_ARGS_MAX] = {(char *)test_ringd_bin(), "--listen-client-urls", urls,
                                    "--advertise-client-urls", urls};
-    if (append_args(argv, 5, options->args) < 0)
+    int n = 5;
+    if (options->data_dir != NULL) {
+        argv[n++] = "--data-dir";
+        argv[n++] = (char *)options->data_dir;
+    }
+    if (options->peer_port != 0) {
+        char *peer[] = {"--listen-peer-urls",
+                        peer_url,
+                        "--initial-advertise-peer-urls",
+                        peer_url,
+                        "--initial-cluster",
+                        cluster,
+                        NULL};
+        n = append_args(argv, n, peer);
+    }
+    if (n < 0 || append_args(argv, n, options->args) < 0)
         return -1;
     return test_proc_start(&s->proc, argv);
 }
@@ -292,9 +315,10 @@ int test_server_spawn(struct test_server *s, enum test_server_kind kind,
                       const struct test_server_options *options)
 {
     static const struct test_server_options none = {0};
-    *s = (struct test_server){.kind = kind, .client_port = test_free_port()};
-    snprintf(s->endpoint, sizeof(s->endpoint), "127.0.0.1:%u", s->client_port);
     options = options != NULL ? options : &none;
+    uint16_t port = options->client_port != 0 ? options->client_port : test_free_port();
+    *s = (struct test_server){.kind = kind, .client_port = port};
+    snprintf(s->endpoint, sizeof(s->endpoint), "127.0.0.1:%u", s->client_port);
     int rc = kind == TEST_SERVER_ETCD ? etcd_spawn(s, options) : ringd_spawn(s, options);
     if (rc != 0)
         fprintf(stderr, "could not start %s\n", test_server_name(s));
@@ -329,6 +353,15 @@ int test_server_stop(struct test_server *s)
     if (s->proc.dir[0] != '\0')
         test_proc_cleanup(&s->proc);
     s->proc.dir[0] = '\0';
+    return status;
+}
+
+int test_server_kill(struct test_server *s)
+{
+    int status = 0;
+    if (s->proc.pid > 0 && kill(s->proc.pid, SIGKILL) == 0)
+        status = test_proc_wait_exit(&s->proc, SERVER_READY_MS);
+    s->proc.pid = 0;
     return status;
 }
 

@@ -52,6 +52,9 @@ uint32_t test_proc_stderr(const struct test_proc *p, char *buf, uint32_t len);
 /* Removes the child's working directory and everything in it (after it exited). */
 void test_proc_cleanup(struct test_proc *p);
 
+/* Removes a directory and everything in it. */
+void test_remove_dir(const char *path);
+
 /* The ringd binary under test ($RINGD_BIN, set by ctest). */
 const char *test_ringd_bin(void);
 
@@ -74,6 +77,13 @@ enum test_server_kind {
 struct test_server_options {
     bool unix_socket;  /* etcd only: also listen on unix://localhost:P (see unix_path) */
     char *const *args; /* extra flags, NULL-terminated; NULL: none */
+    /* The data directory, an absolute path that outlives the server (restarts on the same data);
+     * NULL: in the fresh working directory, removed with it. */
+    const char *data_dir;
+    /* Fixed ports, so a restarted server has the same URLs and member id; 0: a free port. With a
+     * peer port, ringd gets the peer flags etcd gets (--listen-peer-urls, --initial-*). */
+    uint16_t client_port;
+    uint16_t peer_port;
 };
 
 struct test_server {
@@ -102,6 +112,11 @@ int test_server_start(struct test_server *s, enum test_server_kind kind,
 /* Stops the server with SIGTERM, waits for it and removes its directory. Returns its exit
  * status (see test_proc_wait_exit); 0 when it was not running. */
 int test_server_stop(struct test_server *s);
+
+/* Kills the server with SIGKILL and waits (20 s at most) for it; its working directory stays
+ * for test_server_print_log_tail until test_server_stop removes it. Returns its exit status
+ * (137 once killed; see test_proc_wait_exit); 0 when it was not running. */
+int test_server_kill(struct test_server *s);
 
 /* Prints the last lines of the server's output to stderr, for a failure report. */
 void test_server_print_log_tail(const struct test_server *s, uint32_t lines);
