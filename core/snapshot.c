@@ -349,3 +349,8 @@ int snapshot_load(const char *dir, struct mvcc_store *store, struct snapshot_sta
     free(ld);
     return err;
 }
+
+int snapshot_prune(const char *dir, uint64_t max_snapshots, char *why, size_t why_bytes)
+{
+    return snapshot_file_prune(dir, max_snapshots, why, why_bytes);
+}

@@ -96,4 +96,9 @@ int snapshot_save(const char *dir, struct mvcc_store *store, struct mvcc_reader 
 int snapshot_load(const char *dir, struct mvcc_store *store, struct snapshot_state *s, char *why,
                   size_t why_bytes);
 
+/* Start-up, after snapshot_load: removes the oldest snapshots beyond max_snapshots (0 keeps
+ * all), which a crash between a save and its pruning leaves behind. Returns 0 or a negated
+ * errno with why naming the file. */
+int snapshot_prune(const char *dir, uint64_t max_snapshots, char *why, size_t why_bytes);
+
 #endif

@@ -155,6 +155,8 @@ static int server_load_snapshot(const struct server_options *opt, struct mvcc_st
     if (why[0] != '\0')
         log_warn("skipped bad snapshots", LOG_STR("snap-dir", opt->snap_dir),
                  LOG_STR("detail", why));
+    if (snapshot_prune(opt->snap_dir, opt->max_snapshots, why, sizeof why) < 0)
+        log_warn("failed to remove old snapshots", LOG_STR("error", why));
     if (s.index == 0)
         return 0;
     log_info("recovered from snapshot", LOG_U64("snapshot-index", s.index),
