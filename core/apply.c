@@ -289,6 +289,7 @@ static void apply_entry(struct apply *ap, const struct raft_entry *e, struct kv_
 {
     ASSERT(e->index == ap->applied_index + 1);
     ap->applied_index = e->index;
+    ap->snap_log_bytes += e->len;
     ap->applied_term = e->term;
     if (e->len == 0 || e->data[0] >= KV_OP_INTERNAL) {
         ASSERT(p == NULL); /* shards propose only kv ops */
@@ -342,13 +343,19 @@ static void apply_snapshot_maybe(struct apply *ap)
 {
     if (ap->snap_running || ap->applied_index == ap->snap_index)
         return;
-    if (!ap->snap_asked && ap->applied_index - ap->snap_index < ap->snapshot_count)
+    /* Every --snapshot-count entries, as etcd; but a snapshot here writes the whole store
+     * (etcd's is its small v2 store, its backend being on disk already), so not before the
+     * log since the last one holds half the store's bytes: the cost per write stays constant
+     * however large the store grows, and the log to replay stays below half the store. */
+    if (!ap->snap_asked && (ap->applied_index - ap->snap_index < ap->snapshot_count ||
+                            2 * ap->snap_log_bytes < (uint64_t)mvcc_bytes(ap->store)))
         return;
     log_info("triggering snapshot", LOG_U64("local-member-applied-index", ap->applied_index),
              LOG_U64("local-member-snapshot-index", ap->snap_index),
              LOG_U64("local-member-snapshot-count", ap->snapshot_count));
     snapshot_begin(ap->store, ap->applied_index, ap->applied_term, &ap->alarms, &ap->snap);
     ap->snap_index = ap->applied_index;
+    ap->snap_log_bytes = 0;
     ap->snap_asked = false;
     ap->snap_running = true;
     atomic_store_explicit(&ap->snap_done, false, memory_order_relaxed);

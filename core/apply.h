@@ -49,10 +49,11 @@ struct apply {
     uint32_t reclaim_rounds; /* reclamation ticks still to run after compaction work */
     /* The snapshot being written by a background thread (one at a time). */
     struct snapshot_state snap;
-    uint64_t snap_index;    /* the last snapshot's index (durable or being written) */
-    bool snap_running;      /* the thread runs, or ended and is not joined yet */
-    bool snap_asked;        /* the raft actor's log window is full: snapshot now */
-    _Atomic bool snap_done; /* set by the thread when snapshot_save returned */
+    uint64_t snap_index;     /* the last snapshot's index (durable or being written) */
+    uint64_t snap_log_bytes; /* entry bytes applied since */
+    bool snap_running;       /* the thread runs, or ended and is not joined yet */
+    bool snap_asked;         /* the raft actor's log window is full: snapshot now */
+    _Atomic bool snap_done;  /* set by the thread when snapshot_save returned */
     int snap_err;
     char snap_why[SNAPSHOT_MESSAGE_BYTES_MAX];
     pthread_t snap_thread;

@@ -61,35 +61,57 @@ static int raft_actor_propose_err(int err)
     }
 }
 
+static void raft_actor_ask_snapshot(struct raft_actor *ra)
+{
+    if (ra->snap_asked)
+        return;
+    ra->snap_asked = true;
+    struct msg ask = {.type = MSG_SNAPSHOT_ASK};
+    int rc = actor_send(ra->actor, ra->apply_id, &ask);
+    ASSERT(rc == 0); /* one ask out at a time */
+}
+
+/* The window keeps RAFT_ACTOR_RESERVED_ENTRIES free for the actor's own entries (a restart
+ * with a full log must still elect itself and publish), and asks for a snapshot once half of
+ * it is used: well before it fills, whatever delays the apply actor's own schedule. */
+static bool raft_actor_window_room(struct raft_actor *ra)
+{
+    uint64_t used = ra->log_last - ra->log_first;
+    if (2 * used >= ra->window)
+        raft_actor_ask_snapshot(ra);
+    return used + RAFT_ACTOR_RESERVED_ENTRIES < ra->window;
+}
+
 static void raft_actor_propose(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p)
 {
     raft_index index = 0;
-    int err = ra->routes_count == ra->routes_cap
+    int err = ra->routes_count == ra->routes_cap || !raft_actor_window_room(ra)
                   ? -RINGD_EFULL
                   : raft_propose(ra->raft, p->entry, p->entry_len, &index);
     if (err < 0) {
-        if (err == -RINGD_EFULL && !ra->snap_asked) {
-            ra->snap_asked = true; /* the window: a snapshot lets it compact */
-            struct msg ask = {.type = MSG_SNAPSHOT_ASK};
-            int rc = actor_send(ra->actor, ra->apply_id, &ask);
-            ASSERT(rc == 0);
-        }
+        if (err == -RINGD_EFULL)
+            raft_actor_ask_snapshot(ra); /* the window's bytes: a snapshot lets it compact */
         raft_actor_refuse(ra, shard, p, raft_actor_propose_err(err));
         return;
     }
+    ra->log_last = index;
     uint32_t slot = (ra->routes_head + ra->routes_count++) % ra->routes_cap;
     ra->routes[slot] = (struct apply_route){.index = index, .shard = shard, .proposal = p};
     raft_actor_arm_turn(ra);
 }
 
-/* One of the actor's own entries. At start only: the window is empty then. */
-static raft_index raft_actor_propose_own(struct raft_actor *ra, enum raft_actor_entry kind)
+/* One of the actor's own entries, at start: the window keeps room for them. */
+static int raft_actor_propose_own(struct raft_actor *ra, enum raft_actor_entry kind)
 {
     uint8_t data = (uint8_t)kind;
-    raft_index index = 0;
-    int err = raft_propose(ra->raft, &data, 1, &index);
-    ASSERT(err == 0);
-    return index;
+    int err = raft_propose(ra->raft, &data, 1, &ra->serve_index);
+    if (err < 0)
+        log_error("the log window has no room for the start-up entries",
+                  LOG_U64("window", ra->window), LOG_U64("first-index", ra->log_first),
+                  LOG_U64("last-index", ra->log_last), LOG_STR("error", ringd_strerror(err)));
+    else
+        ra->log_last = ra->serve_index;
+    return err;
 }
 
 /* The Ready's entries carry the term of the routes they match. */
@@ -212,11 +234,14 @@ static void raft_actor_persist(struct raft_actor *ra)
 static void raft_actor_compact(struct raft_actor *ra)
 {
     ra->snap_pending = false;
+    ra->snap_asked = false;
     raft_index to = ra->snap.index > RAFT_ACTOR_CATCH_UP_ENTRIES
                         ? ra->snap.index - RAFT_ACTOR_CATCH_UP_ENTRIES
                         : 0;
     int err = raft_compact(ra->raft, &ra->snap, to);
     ASSERT(err == 0);
+    if (to > ra->log_first)
+        ra->log_first = to;
     struct wal_snapshot marker = {.index = ra->snap.index, .term = ra->snap.term};
     err = wal_append_snapshot(ra->wal, &marker);
     if (err == -RINGD_EFULL)
@@ -227,7 +252,6 @@ static void raft_actor_compact(struct raft_actor *ra)
     (void)wal_flush(ra->wal);
     ra->release_index = ra->snap.index;
     ra->release_wait = 2;
-    ra->snap_asked = false;
     log_info("compacted Raft logs", LOG_U64("compact-index", to),
              LOG_U64("snapshot-index", ra->snap.index));
 }
@@ -256,6 +280,8 @@ static void raft_actor_process(struct raft_actor *ra)
     ra->wait_entries = rd->n_entries > 0;
     ra->wait_hs = rd->has_hard_state && rd->must_sync;
     raft_actor_publish(ra, rd);
+    if (rd->n_entries > 0 && rd->entries[rd->n_entries - 1].index > ra->log_last)
+        ra->log_last = rd->entries[rd->n_entries - 1].index;
     raft_actor_term_routes(ra, rd);
     raft_actor_hand_committed(ra, rd);
     raft_actor_persist(ra);
@@ -359,6 +385,7 @@ static int raft_actor_open(struct raft_actor *ra)
     raft_config_default(&c, ra->view->member_id);
     c.election_ticks = ra->election_ticks;
     c.log_entries_max = raft_actor_window(ra->snapshot_count, ra->shards);
+    ra->window = c.log_entries_max;
     c.seed = ra->view->member_id ^ actor_now_ns();
     c.on_event = raft_actor_on_event;
     ra->raft = raft_create(&c);
@@ -397,6 +424,10 @@ static int raft_actor_open(struct raft_actor *ra)
                                       .vote = rec.hard_state.vote,
                                       .commit = rec.hard_state.commit};
     bool fresh = !rec.has_hard_state && rec.last_index == 0 && ra->snapshot_index == 0;
+    ra->log_first = ra->snapshot_index;
+    ra->log_last = rec.last_index > ra->snapshot_index ? rec.last_index : ra->snapshot_index;
+    if (fresh)
+        ra->log_last = 1;
     if (fresh && (err = raft_actor_bootstrap(ra, &hs)) < 0)
         return err;
     err = raft_restore_finish(ra->raft, &hs, ra->snapshot_index);
@@ -414,10 +445,10 @@ static int raft_actor_open(struct raft_actor *ra)
     err = raft_campaign(ra->raft);
     if (err < 0)
         return err;
-    ra->serve_index = raft_actor_propose_own(ra, RAFT_ACTOR_ENTRY_ATTRIBUTES);
-    if (fresh)
-        ra->serve_index = raft_actor_propose_own(ra, RAFT_ACTOR_ENTRY_VERSION);
-    return 0;
+    err = raft_actor_propose_own(ra, RAFT_ACTOR_ENTRY_ATTRIBUTES);
+    if (err == 0 && fresh)
+        err = raft_actor_propose_own(ra, RAFT_ACTOR_ENTRY_VERSION);
+    return err;
 }
 
 static void raft_actor_tick(struct timer *t, uint64_t now_ns)

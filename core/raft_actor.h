@@ -57,6 +57,9 @@ enum raft_actor_entry {
 /* Entries kept in the log window below a snapshot, for followers a little behind (etcd's
  * SnapshotCatchUpEntries). */
 #define RAFT_ACTOR_CATCH_UP_ENTRIES 5000
+/* Entries of the log window kept for the actor's own (a new leader's empty entry, its
+ * attributes, the version): clients get "too many requests" before they could take them. */
+#define RAFT_ACTOR_RESERVED_ENTRIES 8
 
 struct raft_actor {
     /* Set before runtime_start. */
@@ -100,7 +103,11 @@ struct raft_actor {
     raft_index release_index; /* WAL segments below it go once the marker is durable */
     uint32_t release_wait;    /* durable reports still to come before that */
     raft_index serve_index;   /* this start's attributes entry: serve once applied */
-    raft_index replay_next;   /* start-up: the index the WAL's next new entry must have */
+    raft_index replay_next;
+    uint32_t window;      /* the core's log window, in entries */
+    raft_index log_first; /* entries up to it are compacted out of the window */
+    raft_index log_last;
+        /* the last entry in the log */ /* start-up: the index the WAL's next new entry must have */
     bool serving;
 };
 

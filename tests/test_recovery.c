@@ -76,9 +76,14 @@ static void call_ok(const char *path, const ProtobufCMessage *m,
 
 static void put(uint32_t key, uint32_t value)
 {
-    char k[16], v[32];
+    /* Values of 1 KiB: ringd snapshots once the log since the last one holds half the
+     * store's bytes as well (apply.c), which small values reach only after many entries. */
+    char k[16], v[1024];
     snprintf(k, sizeof k, "k%03u", key);
-    snprintf(v, sizeof v, "value-%u", value);
+    memset(v, 'v', sizeof v - 1);
+    v[sizeof v - 1] = '\0';
+    snprintf(v, 32, "value-%u-", value);
+    v[strlen(v)] = 'v';
     Etcdserverpb__PutRequest r = ETCDSERVERPB__PUT_REQUEST__INIT;
     r.key = (ProtobufCBinaryData){strlen(k), (uint8_t *)k};
     r.value = (ProtobufCBinaryData){strlen(v), (uint8_t *)v};
@@ -158,10 +163,10 @@ static uint32_t count_snapshots(void)
 }
 
 struct state {
-    uint8_t now[1 << 16];
+    uint8_t now[1 << 18];
     size_t now_len;
     int64_t rev;
-    uint8_t past[1 << 16];
+    uint8_t past[1 << 18];
     size_t past_len;
     int64_t past_rev;
 };
