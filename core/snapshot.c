@@ -9,40 +9,13 @@
 
 #include "mvcc_snapshot.h"
 #include "ringd_assert.h"
+#include "ringd_bytes.h"
 #include "ringd_error.h"
 #include "ringd_limits.h"
 #include "snapshot_file.h"
 
 _Static_assert(SNAPSHOT_VERSION_FIXED_BYTES <= SNAPSHOT_FILE_FIXED_MAX, "fixed part of a record");
 _Static_assert(SNAPSHOT_REC_AUTH <= SNAPSHOT_FILE_TYPE_MAX, "record types the file allows");
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 /* --- the writer's side ------------------------------------------------------------------------ */
 
@@ -76,12 +49,12 @@ struct save {
 static int save_version(struct save *sv, const struct mvcc_version *v)
 {
     uint8_t f[SNAPSHOT_VERSION_FIXED_BYTES];
-    put_u64(f, (uint64_t)v->mod_rev);
-    put_u32(f + 8, v->mod_sub);
+    le_put_u64(f, (uint64_t)v->mod_rev);
+    le_put_u32(f + 8, v->mod_sub);
     f[12] = v->tombstone ? SNAPSHOT_VERSION_TOMBSTONE : 0;
-    put_u64(f + 13, (uint64_t)v->create_rev);
-    put_u64(f + 21, (uint64_t)v->version);
-    put_u64(f + 29, (uint64_t)v->lease);
+    le_put_u64(f + 13, (uint64_t)v->create_rev);
+    le_put_u64(f + 21, (uint64_t)v->version);
+    le_put_u64(f + 29, (uint64_t)v->lease);
     return snapshot_file_append(&sv->file, SNAPSHOT_REC_VERSION, f, sizeof(f), v->value,
                                 v->value_len);
 }
@@ -100,7 +73,7 @@ static int save_key(void *arg, const struct mvcc_walk_key *k)
         return MVCC_WALK_STOP;
     }
     uint8_t f[SNAPSHOT_KEY_FIXED_BYTES];
-    put_u32(f, k->versions);
+    le_put_u32(f, k->versions);
     int err = snapshot_file_append(&sv->file, SNAPSHOT_REC_KEY, f, sizeof(f), k->key, k->key_len);
     const struct mvcc_version *v = k->newest;
     for (uint32_t i = 0; err == 0 && i < k->versions; i++) {
@@ -115,13 +88,13 @@ static int save_key(void *arg, const struct mvcc_walk_key *k)
 static int save_head(struct save *sv, const struct snapshot_state *s)
 {
     uint8_t f[SNAPSHOT_STORE_BYTES];
-    put_u64(f, (uint64_t)s->revision);
-    put_u64(f + 8, (uint64_t)s->compact_rev);
+    le_put_u64(f, (uint64_t)s->revision);
+    le_put_u64(f + 8, (uint64_t)s->compact_rev);
     int err = snapshot_file_append(&sv->file, SNAPSHOT_REC_STORE, f, sizeof(f), NULL, 0);
     for (uint32_t i = 0; err == 0 && i < s->alarms.count; i++) {
         uint8_t a[SNAPSHOT_ALARM_BYTES];
-        put_u64(a, s->alarms.items[i].member_id);
-        put_u32(a + 8, (uint32_t)s->alarms.items[i].type);
+        le_put_u64(a, s->alarms.items[i].member_id);
+        le_put_u32(a + 8, (uint32_t)s->alarms.items[i].type);
         err = snapshot_file_append(&sv->file, SNAPSHOT_REC_ALARM, a, sizeof(a), NULL, 0);
     }
     return err;
@@ -214,8 +187,8 @@ static int load_store(struct load *ld, const struct snapshot_file_record *rec)
     if (ld->have_store || rec->payload_bytes != SNAPSHOT_STORE_BYTES)
         return snapshot_file_corrupt(&ld->file, rec->offset, "a second or malformed store record");
     ld->have_store = true;
-    ld->s->revision = (int64_t)get_u64(rec->payload);
-    ld->s->compact_rev = (int64_t)get_u64(rec->payload + 8);
+    ld->s->revision = (int64_t)le_get_u64(rec->payload);
+    ld->s->compact_rev = (int64_t)le_get_u64(rec->payload + 8);
     struct mvcc_store *store = ld->restore.store;
     int err = mvcc_restore_begin(&ld->restore, store, ld->s->revision, ld->s->compact_rev);
     return err == 0 ? 0 : snapshot_file_corrupt(&ld->file, rec->offset, ld->restore.why);
@@ -225,8 +198,8 @@ static int load_alarm(struct load *ld, const struct snapshot_file_record *rec)
 {
     if (rec->payload_bytes != SNAPSHOT_ALARM_BYTES)
         return snapshot_file_corrupt(&ld->file, rec->offset, "a malformed alarm record");
-    uint64_t member = get_u64(rec->payload);
-    int32_t type = (int32_t)get_u32(rec->payload + 8);
+    uint64_t member = le_get_u64(rec->payload);
+    int32_t type = (int32_t)le_get_u32(rec->payload + 8);
     if (alarm_activate(&ld->s->alarms, member, type) == NULL)
         return snapshot_file_corrupt(&ld->file, rec->offset, "more alarms than a server keeps");
     return 0;
@@ -238,7 +211,7 @@ static int load_key(struct load *ld, const struct snapshot_file_record *rec)
         return snapshot_file_corrupt(&ld->file, rec->offset, "a malformed key record");
     if (ld->versions_due > 0)
         return snapshot_file_corrupt(&ld->file, rec->offset, "a key before the versions due");
-    ld->versions_due = get_u32(rec->payload);
+    ld->versions_due = le_get_u32(rec->payload);
     if (ld->versions_due == 0)
         return snapshot_file_corrupt(&ld->file, rec->offset, "a key without versions");
     int err = mvcc_restore_key(&ld->restore, rec->payload + SNAPSHOT_KEY_FIXED_BYTES,
@@ -255,12 +228,12 @@ static int load_version(struct load *ld, const struct snapshot_file_record *rec)
         return snapshot_file_corrupt(&ld->file, rec->offset, "a version no key announced");
     ld->versions_due--;
     struct mvcc_restore_version v = {
-        .mod_rev = (int64_t)get_u64(p),
-        .mod_sub = get_u32(p + 8),
+        .mod_rev = (int64_t)le_get_u64(p),
+        .mod_sub = le_get_u32(p + 8),
         .tombstone = p[12] == SNAPSHOT_VERSION_TOMBSTONE,
-        .create_rev = (int64_t)get_u64(p + 13),
-        .version = (int64_t)get_u64(p + 21),
-        .lease = (int64_t)get_u64(p + 29),
+        .create_rev = (int64_t)le_get_u64(p + 13),
+        .version = (int64_t)le_get_u64(p + 21),
+        .lease = (int64_t)le_get_u64(p + 29),
         .value = p + SNAPSHOT_VERSION_FIXED_BYTES,
         .value_len = rec->payload_bytes - SNAPSHOT_VERSION_FIXED_BYTES,
     };

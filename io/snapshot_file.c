@@ -13,6 +13,7 @@
 
 #include "crc32c.h"
 #include "ringd_assert.h"
+#include "ringd_bytes.h"
 #include "ringd_error.h"
 
 #define TRAILER_PAYLOAD_BYTES 24
@@ -26,43 +27,15 @@ _Static_assert(BODY_MAX < UINT32_MAX - SNAPSHOT_FILE_RECORD_HEAD, "a record's si
 
 /* --- encoding --------------------------------------------------------------------------------- */
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 static void header_encode(uint8_t h[SNAPSHOT_FILE_HEADER_BYTES], const struct snapshot_file_id *id)
 {
-    put_u64(h, SNAPSHOT_FILE_MAGIC);
-    put_u32(h + 8, SNAPSHOT_FILE_VERSION);
-    put_u32(h + 12, 0);
-    put_u64(h + 16, id->index);
-    put_u64(h + 24, id->term);
-    put_u32(h + 32, crc32c_update(0, h, 32));
-    put_u32(h + 36, 0);
+    le_put_u64(h, SNAPSHOT_FILE_MAGIC);
+    le_put_u32(h + 8, SNAPSHOT_FILE_VERSION);
+    le_put_u32(h + 12, 0);
+    le_put_u64(h + 16, id->index);
+    le_put_u64(h + 24, id->term);
+    le_put_u32(h + 32, crc32c_update(0, h, 32));
+    le_put_u32(h + 36, 0);
 }
 
 void snapshot_file_name(char *name, const struct snapshot_file_id *id)
@@ -72,30 +45,12 @@ void snapshot_file_name(char *name, const struct snapshot_file_id *id)
     ASSERT(n == SNAPSHOT_FILE_NAME_BYTES - 1);
 }
 
-static int parse_hex16(const char *s, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = s[i];
-        uint64_t d;
-        if (c >= '0' && c <= '9')
-            d = (uint64_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            d = (uint64_t)(c - 'a' + 10);
-        else
-            return -1;
-        x = x << 4 | d;
-    }
-    *v = x;
-    return 0;
-}
-
 int snapshot_file_parse_name(const char *name, struct snapshot_file_id *id)
 {
     if (strlen(name) != SNAPSHOT_FILE_NAME_BYTES - 1 || name[16] != '-' ||
         strcmp(name + 33, ".snap") != 0)
         return -1;
-    if (parse_hex16(name, &id->term) != 0 || parse_hex16(name + 17, &id->index) != 0)
+    if (hex16_parse(name, &id->term) != 0 || hex16_parse(name + 17, &id->index) != 0)
         return -1;
     return 0;
 }
@@ -190,7 +145,7 @@ int snapshot_file_create(struct snapshot_file_writer *w, const char *dir,
     header_encode(w->buf, id);
     w->used = SNAPSHOT_FILE_HEADER_BYTES;
     w->offset = SNAPSHOT_FILE_HEADER_BYTES;
-    w->crc = get_u32(w->buf + 32);
+    w->crc = le_get_u32(w->buf + 32);
     return 0;
 }
 
@@ -229,8 +184,8 @@ static int append_record(struct snapshot_file_writer *w, uint8_t type, const voi
     uint32_t crc = crc32c_update(w->crc, head + SNAPSHOT_FILE_RECORD_HEAD, 1 + fixed_bytes);
     if (tail_bytes > 0)
         crc = crc32c_update(crc, tail, tail_bytes);
-    put_u32(head, (uint32_t)body);
-    put_u32(head + 4, crc);
+    le_put_u32(head, (uint32_t)body);
+    le_put_u32(head + 4, crc);
     uint64_t size = SNAPSHOT_FILE_RECORD_HEAD + body;
     int err = size > snapshot_file_room(w) ? snapshot_file_flush(w) : 0;
     if (err < 0)
@@ -284,9 +239,9 @@ void snapshot_file_abort(struct snapshot_file_writer *w)
 int snapshot_file_commit(struct snapshot_file_writer *w)
 {
     uint8_t t[TRAILER_PAYLOAD_BYTES];
-    put_u64(t, SNAPSHOT_FILE_END_MAGIC);
-    put_u64(t + 8, w->records);
-    put_u64(t + 16, w->offset);
+    le_put_u64(t, SNAPSHOT_FILE_END_MAGIC);
+    le_put_u64(t + 8, w->records);
+    le_put_u64(t + 16, w->offset);
     int err = append_record(w, SNAPSHOT_FILE_TRAILER, t, sizeof(t), NULL, 0);
     if (err == 0)
         err = snapshot_file_flush(w);
@@ -521,16 +476,16 @@ static int reader_header(struct snapshot_file_reader *r)
         return reader_io_fail(r, got);
     if (got == 1)
         return reader_corrupt(r, r->file_bytes, "truncated: no whole header");
-    if (get_u64(h) != SNAPSHOT_FILE_MAGIC)
+    if (le_get_u64(h) != SNAPSHOT_FILE_MAGIC)
         return reader_corrupt(r, 0, "not a snapshot file (bad magic)");
-    if (get_u32(h + 32) != crc32c_update(0, h, 32) || get_u32(h + 36) != 0)
+    if (le_get_u32(h + 32) != crc32c_update(0, h, 32) || le_get_u32(h + 36) != 0)
         return reader_corrupt(r, 0, "header crc mismatch");
-    if (get_u32(h + 8) != SNAPSHOT_FILE_VERSION || get_u32(h + 12) != 0)
+    if (le_get_u32(h + 8) != SNAPSHOT_FILE_VERSION || le_get_u32(h + 12) != 0)
         return reader_corrupt(r, 8, "format version %" PRIu32 " (this build reads %d)",
-                              get_u32(h + 8), SNAPSHOT_FILE_VERSION);
-    if (get_u64(h + 16) != r->id.index || get_u64(h + 24) != r->id.term)
+                              le_get_u32(h + 8), SNAPSHOT_FILE_VERSION);
+    if (le_get_u64(h + 16) != r->id.index || le_get_u64(h + 24) != r->id.term)
         return reader_corrupt(r, 16, "the header's index and term are not the file name's");
-    r->header_crc = get_u32(h + 32);
+    r->header_crc = le_get_u32(h + 32);
     r->crc = r->header_crc;
     r->pos = SNAPSHOT_FILE_HEADER_BYTES;
     r->records = 0;
@@ -541,13 +496,13 @@ static int reader_header(struct snapshot_file_reader *r)
 static int reader_trailer(struct snapshot_file_reader *r, uint64_t at, const uint8_t *payload,
                           uint32_t payload_bytes)
 {
-    if (payload_bytes != TRAILER_PAYLOAD_BYTES || get_u64(payload) != SNAPSHOT_FILE_END_MAGIC)
+    if (payload_bytes != TRAILER_PAYLOAD_BYTES || le_get_u64(payload) != SNAPSHOT_FILE_END_MAGIC)
         return reader_corrupt(r, at, "bad trailer");
-    if (get_u64(payload + 8) != r->records || get_u64(payload + 16) != at)
+    if (le_get_u64(payload + 8) != r->records || le_get_u64(payload + 16) != at)
         return reader_corrupt(r, at,
                               "the trailer counts %" PRIu64 " records ending at %" PRIu64
                               ", the file has %" PRIu64 " ending at %" PRIu64,
-                              get_u64(payload + 8), get_u64(payload + 16), r->records, at);
+                              le_get_u64(payload + 8), le_get_u64(payload + 16), r->records, at);
     if (r->pos != r->file_bytes)
         return reader_corrupt(r, r->pos, "%" PRIu64 " bytes after the trailer",
                               r->file_bytes - r->pos);
@@ -568,7 +523,7 @@ static int reader_record(struct snapshot_file_reader *r, struct snapshot_file_re
         return reader_corrupt(r, at,
                               at == r->file_bytes ? "truncated: no trailer"
                                                   : "truncated inside a record's head");
-    uint32_t body = get_u32(p), crc = get_u32(p + 4);
+    uint32_t body = le_get_u32(p), crc = le_get_u32(p + 4);
     if (body == 0 || body > BODY_MAX)
         return reader_corrupt(r, at, "bad record length %" PRIu32, body);
     int err = reader_reserve(r, SNAPSHOT_FILE_RECORD_HEAD + (uint64_t)body);

@@ -5,38 +5,11 @@
 
 #include "crc32c.h"
 #include "ringd_assert.h"
+#include "ringd_bytes.h"
 
 _Static_assert(WAL_RECORD_HEADER_SIZE == 56, "header record layout");
 _Static_assert(WAL_RECORD_HARD_STATE_SIZE == 40, "hard state record layout");
 _Static_assert(WAL_RECORD_SNAPSHOT_SIZE == 32, "snapshot record layout");
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 /* Writes the record whose type and fixed payload are in fixed (fixed_bytes) followed by tail
  * (the entry's data), pads it, chains *crc and returns its size. */
@@ -54,8 +27,8 @@ static uint32_t record_put(uint8_t *dst, uint64_t cap, uint32_t *crc, uint8_t ty
         memcpy(p + 1 + fixed_bytes, tail, tail_bytes);
     memset(p + body, 0, size - WAL_RECORD_HEAD_BYTES - body);
     uint32_t c = crc32c_update(*crc, p, body);
-    put_u32(dst, (uint32_t)body);
-    put_u32(dst + 4, c);
+    le_put_u32(dst, (uint32_t)body);
+    le_put_u32(dst + 4, c);
     *crc = c;
     return (uint32_t)size;
 }
@@ -65,13 +38,13 @@ uint32_t wal_record_put_header(uint8_t *dst, uint64_t cap, uint32_t *crc,
 {
     ASSERT(h->prev_crc == *crc);
     uint8_t f[WAL_HEADER_PAYLOAD_BYTES];
-    put_u64(f, WAL_HEADER_MAGIC);
-    put_u32(f + 8, WAL_FORMAT_VERSION);
-    put_u32(f + 12, h->batch_bytes);
-    put_u64(f + 16, h->seq);
-    put_u64(f + 24, h->first_index);
-    put_u32(f + 32, h->prev_crc);
-    put_u32(f + 36, 0);
+    le_put_u64(f, WAL_HEADER_MAGIC);
+    le_put_u32(f + 8, WAL_FORMAT_VERSION);
+    le_put_u32(f + 12, h->batch_bytes);
+    le_put_u64(f + 16, h->seq);
+    le_put_u64(f + 24, h->first_index);
+    le_put_u32(f + 32, h->prev_crc);
+    le_put_u32(f + 36, 0);
     return record_put(dst, cap, crc, WAL_RECORD_HEADER, f, sizeof(f), NULL, 0);
 }
 
@@ -79,8 +52,8 @@ uint32_t wal_record_put_entry(uint8_t *dst, uint64_t cap, uint32_t *crc, const s
 {
     ASSERT(e->data != NULL || e->data_bytes == 0);
     uint8_t f[WAL_ENTRY_FIXED_BYTES];
-    put_u64(f, e->term);
-    put_u64(f + 8, e->index);
+    le_put_u64(f, e->term);
+    le_put_u64(f + 8, e->index);
     f[16] = e->type;
     return record_put(dst, cap, crc, WAL_RECORD_ENTRY, f, sizeof(f), e->data, e->data_bytes);
 }
@@ -89,9 +62,9 @@ uint32_t wal_record_put_hard_state(uint8_t *dst, uint64_t cap, uint32_t *crc,
                                    const struct wal_hard_state *hs)
 {
     uint8_t f[WAL_HARD_STATE_BYTES];
-    put_u64(f, hs->term);
-    put_u64(f + 8, hs->vote);
-    put_u64(f + 16, hs->commit);
+    le_put_u64(f, hs->term);
+    le_put_u64(f + 8, hs->vote);
+    le_put_u64(f + 16, hs->commit);
     return record_put(dst, cap, crc, WAL_RECORD_HARD_STATE, f, sizeof(f), NULL, 0);
 }
 
@@ -99,15 +72,15 @@ uint32_t wal_record_put_snapshot(uint8_t *dst, uint64_t cap, uint32_t *crc,
                                  const struct wal_snapshot *s)
 {
     uint8_t f[WAL_SNAPSHOT_BYTES];
-    put_u64(f, s->index);
-    put_u64(f + 8, s->term);
+    le_put_u64(f, s->index);
+    le_put_u64(f + 8, s->term);
     return record_put(dst, cap, crc, WAL_RECORD_SNAPSHOT, f, sizeof(f), NULL, 0);
 }
 
 enum wal_record_status wal_record_parse_head(const uint8_t *p, uint32_t body_max,
                                              struct wal_record *r)
 {
-    *r = (struct wal_record){.body_bytes = get_u32(p), .crc = get_u32(p + 4)};
+    *r = (struct wal_record){.body_bytes = le_get_u32(p), .crc = le_get_u32(p + 4)};
     if (r->body_bytes == 0 && r->crc == 0)
         return WAL_RECORD_ZERO;
     if (r->body_bytes == 0 || r->body_bytes > body_max) {
@@ -161,9 +134,9 @@ enum wal_record_status wal_record_check(const uint8_t *p, uint32_t chain, struct
     if (!record_payload_size_ok(r->type, r->payload_bytes))
         return record_fail(r, WAL_RECORD_BAD_FORMAT, "unknown record type or payload size");
     if (r->type == WAL_RECORD_HEADER) {
-        if (get_u64(r->payload) != WAL_HEADER_MAGIC)
+        if (le_get_u64(r->payload) != WAL_HEADER_MAGIC)
             return record_fail(r, WAL_RECORD_BAD_FORMAT, "not a ringd WAL segment (bad magic)");
-        if (get_u32(r->payload + 8) != WAL_FORMAT_VERSION)
+        if (le_get_u32(r->payload + 8) != WAL_FORMAT_VERSION)
             return record_fail(r, WAL_RECORD_BAD_FORMAT, "unsupported WAL format version");
     }
     return WAL_RECORD_OK;
@@ -171,23 +144,23 @@ enum wal_record_status wal_record_check(const uint8_t *p, uint32_t chain, struct
 
 uint32_t wal_record_header_prev_crc(const uint8_t *p)
 {
-    return get_u32(p + WAL_RECORD_HEAD_BYTES + 1 + 32);
+    return le_get_u32(p + WAL_RECORD_HEAD_BYTES + 1 + 32);
 }
 
 void wal_record_get_header(const struct wal_record *r, struct wal_segment_header *h)
 {
     ASSERT(r->type == WAL_RECORD_HEADER && r->payload_bytes == WAL_HEADER_PAYLOAD_BYTES);
-    h->batch_bytes = get_u32(r->payload + 12);
-    h->seq = get_u64(r->payload + 16);
-    h->first_index = get_u64(r->payload + 24);
-    h->prev_crc = get_u32(r->payload + 32);
+    h->batch_bytes = le_get_u32(r->payload + 12);
+    h->seq = le_get_u64(r->payload + 16);
+    h->first_index = le_get_u64(r->payload + 24);
+    h->prev_crc = le_get_u32(r->payload + 32);
 }
 
 void wal_record_get_entry(const struct wal_record *r, struct wal_entry *e)
 {
     ASSERT(r->type == WAL_RECORD_ENTRY && r->payload_bytes >= WAL_ENTRY_FIXED_BYTES);
-    e->term = get_u64(r->payload);
-    e->index = get_u64(r->payload + 8);
+    e->term = le_get_u64(r->payload);
+    e->index = le_get_u64(r->payload + 8);
     e->type = r->payload[16];
     e->data = r->payload + WAL_ENTRY_FIXED_BYTES;
     e->data_bytes = r->payload_bytes - WAL_ENTRY_FIXED_BYTES;
@@ -196,16 +169,16 @@ void wal_record_get_entry(const struct wal_record *r, struct wal_entry *e)
 void wal_record_get_hard_state(const struct wal_record *r, struct wal_hard_state *hs)
 {
     ASSERT(r->type == WAL_RECORD_HARD_STATE && r->payload_bytes == WAL_HARD_STATE_BYTES);
-    hs->term = get_u64(r->payload);
-    hs->vote = get_u64(r->payload + 8);
-    hs->commit = get_u64(r->payload + 16);
+    hs->term = le_get_u64(r->payload);
+    hs->vote = le_get_u64(r->payload + 8);
+    hs->commit = le_get_u64(r->payload + 16);
 }
 
 void wal_record_get_snapshot(const struct wal_record *r, struct wal_snapshot *s)
 {
     ASSERT(r->type == WAL_RECORD_SNAPSHOT && r->payload_bytes == WAL_SNAPSHOT_BYTES);
-    s->index = get_u64(r->payload);
-    s->term = get_u64(r->payload + 8);
+    s->index = le_get_u64(r->payload);
+    s->term = le_get_u64(r->payload + 8);
 }
 
 const char *wal_record_status_text(enum wal_record_status s)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ringd_assert.h"
+#include "ringd_bytes.h"
 #include "ringd_error.h"
 
 void wal_segment_name(char *name, const struct wal_segment_id *id)
@@ -19,30 +20,12 @@ void wal_segment_name(char *name, const struct wal_segment_id *id)
     ASSERT(n == WAL_SEGMENT_NAME_BYTES - 1);
 }
 
-static int parse_hex16(const char *s, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = s[i];
-        uint64_t d;
-        if (c >= '0' && c <= '9')
-            d = (uint64_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            d = (uint64_t)(c - 'a' + 10);
-        else
-            return -1;
-        x = x << 4 | d;
-    }
-    *v = x;
-    return 0;
-}
-
 int wal_segment_parse_name(const char *name, struct wal_segment_id *id)
 {
     if (strlen(name) != WAL_SEGMENT_NAME_BYTES - 1 || name[16] != '-' ||
         strcmp(name + 33, ".wal") != 0)
         return -1;
-    if (parse_hex16(name, &id->seq) != 0 || parse_hex16(name + 17, &id->first_index) != 0)
+    if (hex16_parse(name, &id->seq) != 0 || hex16_parse(name + 17, &id->first_index) != 0)
         return -1;
     return 0;
 }
