@@ -80,25 +80,6 @@
 
 /* ---- Randomness ---------------------------------------------------------------------------- */
 
-struct rng {
-    uint64_t state;
-};
-
-/* splitmix64: every seed, 0 included, gives a good sequence. */
-static uint64_t rng_next(struct rng *r)
-{
-    uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint32_t rng_below(struct rng *r, uint32_t n)
-{
-    assert_true(n > 0);
-    return (uint32_t)(rng_next(r) % n);
-}
-
 /* ---- What was written ---------------------------------------------------------------------- */
 
 enum key_state {
@@ -156,8 +137,8 @@ struct crash_run {
     uint64_t seed;
     uint32_t cycles;
     enum test_server_kind kind;
-    struct rng kill_rng; /* the kill delays: the same for a seed whatever the server does */
-    struct rng op_rng;   /* operations: drawn as answers arrive */
+    struct test_rng kill_rng; /* the kill delays: the same for a seed whatever the server does */
+    struct test_rng op_rng;   /* operations: drawn as answers arrive */
     char data_dir[256];
     struct test_server_options options;
     struct test_server server;
@@ -199,8 +180,8 @@ static void key_format(char *out, uint32_t cycle, uint32_t index, const struct k
 static uint32_t value_format(char *out, const struct crash_run *run, const char *key,
                              uint32_t cycle, uint32_t index)
 {
-    struct rng r = {.state = run->seed ^ ((uint64_t)cycle << 32) ^ index};
-    int n = snprintf(out, VALUE_MAX, "%s=%016" PRIx64, key, rng_next(&r));
+    struct test_rng r = {.state = run->seed ^ ((uint64_t)cycle << 32) ^ index};
+    int n = snprintf(out, VALUE_MAX, "%s=%016" PRIx64, key, test_rng_next(&r));
     assert_true(n > 0 && n < VALUE_MAX);
     return (uint32_t)n;
 }
@@ -435,7 +416,7 @@ static void slot_next(struct slot *s)
     struct crash_run *run = s->run;
     if (!run->writing)
         return;
-    uint32_t roll = rng_below(&run->op_rng, 100);
+    uint32_t roll = test_rng_below(&run->op_rng, 100);
     if (roll < DELETE_PERCENT && s->deletable >= 0) {
         start_delete(s);
         return;
@@ -471,7 +452,7 @@ static uint32_t write_and_kill(struct crash_run *run)
     for (uint32_t i = 0; i < CONNS; i++)
         run->conns[i] = connect_server(run);
     uint32_t delay_ms =
-        KILL_DELAY_MS_MIN + rng_below(&run->kill_rng, KILL_DELAY_MS_MAX - KILL_DELAY_MS_MIN + 1);
+        KILL_DELAY_MS_MIN + test_rng_below(&run->kill_rng, KILL_DELAY_MS_MAX - KILL_DELAY_MS_MIN + 1);
     run->writing = true;
     run->cap_reached = false;
     for (uint32_t i = 0; i < CLIENTS; i++) {

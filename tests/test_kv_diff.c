@@ -51,28 +51,9 @@
 
 /* ---- Randomness and memory -------------------------------------------------------------- */
 
-struct rng {
-    uint64_t state;
-};
-
-/* splitmix64: every seed, 0 included, gives a good sequence. */
-static uint64_t rng_next(struct rng *r)
+static bool rng_chance(struct test_rng *r, uint32_t percent)
 {
-    uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint32_t rng_below(struct rng *r, uint32_t n)
-{
-    assert_true(n > 0);
-    return (uint32_t)(rng_next(r) % n);
-}
-
-static bool rng_chance(struct rng *r, uint32_t percent)
-{
-    return rng_below(r, 100) < percent;
+    return test_rng_below(r, 100) < percent;
 }
 
 /* One call's request lives here; reset before each call. */
@@ -130,7 +111,7 @@ static const char value_bytes[] = {'a', 'b', 'x', '1', '\0', '\xff'};
 #define N_BOUNDS (sizeof(bounds) / sizeof(bounds[0]))
 
 struct gen {
-    struct rng rng;
+    struct test_rng rng;
     int64_t rev;         /* the reference's revision after the last call */
     int64_t compact_rev; /* the last revision compacted; -1 before any (as etcd keeps it) */
     bool in_txn;         /* a Txn is being built */
@@ -139,7 +120,7 @@ struct gen {
 
 static ProtobufCBinaryData gen_key(struct gen *g)
 {
-    const struct bytes *k = &keys[rng_below(&g->rng, N_KEYS)];
+    const struct bytes *k = &keys[test_rng_below(&g->rng, N_KEYS)];
     return bytes_copy(k->data, k->len);
 }
 
@@ -148,7 +129,7 @@ static ProtobufCBinaryData gen_key_or_bound(struct gen *g)
 {
     if (!rng_chance(&g->rng, 15))
         return gen_key(g);
-    const struct bytes *b = &bounds[rng_below(&g->rng, N_BOUNDS)];
+    const struct bytes *b = &bounds[test_rng_below(&g->rng, N_BOUNDS)];
     return bytes_copy(b->data, b->len);
 }
 
@@ -161,7 +142,7 @@ static ProtobufCBinaryData empty_bytes(void)
  * many ops would otherwise make that its usual answer. */
 static ProtobufCBinaryData gen_maybe_empty_key(struct gen *g)
 {
-    if (rng_below(&g->rng, 1000) < (g->in_txn ? 4u : 20u))
+    if (test_rng_below(&g->rng, 1000) < (g->in_txn ? 4u : 20u))
         return empty_bytes();
     return gen_key_or_bound(g);
 }
@@ -183,7 +164,7 @@ static ProtobufCBinaryData prefix_end(ProtobufCBinaryData key)
 /* No end (one key), a prefix, from the key on ("\0"), or any bound, maybe below the key. */
 static ProtobufCBinaryData gen_range_end(struct gen *g, ProtobufCBinaryData key)
 {
-    uint32_t r = rng_below(&g->rng, 100);
+    uint32_t r = test_rng_below(&g->rng, 100);
     if (r < 40)
         return empty_bytes();
     if (r < 62)
@@ -198,16 +179,16 @@ static ProtobufCBinaryData gen_value(struct gen *g)
     if (rng_chance(&g->rng, 15))
         return empty_bytes();
     uint8_t v[4];
-    size_t len = 1 + rng_below(&g->rng, sizeof(v));
+    size_t len = 1 + test_rng_below(&g->rng, sizeof(v));
     for (size_t i = 0; i < len; i++)
-        v[i] = (uint8_t)value_bytes[rng_below(&g->rng, sizeof(value_bytes))];
+        v[i] = (uint8_t)value_bytes[test_rng_below(&g->rng, sizeof(value_bytes))];
     return bytes_copy(v, len);
 }
 
 /* A revision in [lo, hi] (lo <= hi). */
 static int64_t gen_rev_in(struct gen *g, int64_t lo, int64_t hi)
 {
-    return lo + (int64_t)rng_below(&g->rng, (uint32_t)(hi - lo + 1));
+    return lo + (int64_t)test_rng_below(&g->rng, (uint32_t)(hi - lo + 1));
 }
 
 /* A revision to read at: 0 (now), the current one, a past one still there, a future one, a
@@ -215,7 +196,7 @@ static int64_t gen_rev_in(struct gen *g, int64_t lo, int64_t hi)
 static int64_t gen_read_rev(struct gen *g)
 {
     int64_t first = g->compact_rev > 1 ? g->compact_rev : 1;
-    uint32_t r = rng_below(&g->rng, 100);
+    uint32_t r = test_rng_below(&g->rng, 100);
     if (r < 52)
         return 0;
     if (r < 62)
@@ -228,7 +209,7 @@ static int64_t gen_read_rev(struct gen *g)
         return gen_rev_in(g, 1, g->compact_rev - 1);
     if (r < 97 && g->compact_rev > 0)
         return g->compact_rev;
-    return -1 - (int64_t)rng_below(&g->rng, 3);
+    return -1 - (int64_t)test_rng_below(&g->rng, 3);
 }
 
 /* A revision for the min/max filters and compares: anything from 0 to just past now. */
@@ -239,11 +220,11 @@ static int64_t gen_any_rev(struct gen *g)
 
 static int64_t gen_limit(struct gen *g)
 {
-    uint32_t r = rng_below(&g->rng, 100);
+    uint32_t r = test_rng_below(&g->rng, 100);
     if (r < 55)
         return 0;
     if (r < 94)
-        return 1 + rng_below(&g->rng, 4);
+        return 1 + test_rng_below(&g->rng, 4);
     return r < 97 ? -1 : 100;
 }
 
@@ -251,8 +232,8 @@ static void gen_range_sort(struct gen *g, Etcdserverpb__RangeRequest *req)
 {
     if (rng_chance(&g->rng, 45))
         return;
-    req->sort_order = (Etcdserverpb__RangeRequest__SortOrder)rng_below(&g->rng, 3);
-    req->sort_target = (Etcdserverpb__RangeRequest__SortTarget)rng_below(&g->rng, 5);
+    req->sort_order = (Etcdserverpb__RangeRequest__SortOrder)test_rng_below(&g->rng, 3);
+    req->sort_target = (Etcdserverpb__RangeRequest__SortTarget)test_rng_below(&g->rng, 5);
     if (rng_chance(&g->rng, 2)) /* outside the enum: etcd then leaves the order alone */
         req->sort_order = (Etcdserverpb__RangeRequest__SortOrder)3;
 }
@@ -291,7 +272,7 @@ static void gen_put_ignores(struct gen *g, Etcdserverpb__PutRequest *req, uint32
     if (rng_chance(&g->rng, percent)) {
         req->ignore_lease = true;
         if (rng_chance(&g->rng, 30))
-            req->lease = 1 + rng_below(&g->rng, 100);
+            req->lease = 1 + test_rng_below(&g->rng, 100);
     }
 }
 
@@ -299,13 +280,13 @@ static Etcdserverpb__PutRequest *gen_put(struct gen *g, bool in_txn)
 {
     Etcdserverpb__PutRequest *req =
         ARENA_NEW(Etcdserverpb__PutRequest, ETCDSERVERPB__PUT_REQUEST__INIT);
-    req->key = rng_below(&g->rng, 1000) < (in_txn ? 4u : 30u) ? empty_bytes() : gen_key(g);
+    req->key = test_rng_below(&g->rng, 1000) < (in_txn ? 4u : 30u) ? empty_bytes() : gen_key(g);
     req->value = gen_value(g);
     req->prev_kv = rng_chance(&g->rng, 30);
     if (!in_txn || g->txn_ignore)
         gen_put_ignores(g, req, in_txn ? 12 : 8);
     if (req->lease == 0 && rng_chance(&g->rng, in_txn ? 2 : 4)) /* no lease exists */
-        req->lease = rng_chance(&g->rng, 50) ? 1 + (int64_t)rng_below(&g->rng, 1000) : -1;
+        req->lease = rng_chance(&g->rng, 50) ? 1 + (int64_t)test_rng_below(&g->rng, 1000) : -1;
     return req;
 }
 
@@ -329,11 +310,11 @@ static void gen_compare_value(struct gen *g, Etcdserverpb__Compare *c, uint32_t 
     if (rng_chance(&g->rng, 6)) /* no value: etcd compares with zero or "" */
         return;
     if (rng_chance(&g->rng, 6)) /* the value of another target */
-        target = rng_below(&g->rng, 5);
+        target = test_rng_below(&g->rng, 5);
     c->target_union_case = cases[target];
     switch (c->target_union_case) {
     case ETCDSERVERPB__COMPARE__TARGET_UNION_VERSION:
-        c->version = rng_below(&g->rng, 4);
+        c->version = test_rng_below(&g->rng, 4);
         break;
     case ETCDSERVERPB__COMPARE__TARGET_UNION_CREATE_REVISION:
         c->create_revision = gen_any_rev(g);
@@ -345,7 +326,7 @@ static void gen_compare_value(struct gen *g, Etcdserverpb__Compare *c, uint32_t 
         c->value = gen_value(g);
         break;
     default:
-        c->lease = rng_chance(&g->rng, 85) ? 0 : 1 + rng_below(&g->rng, 3);
+        c->lease = rng_chance(&g->rng, 85) ? 0 : 1 + test_rng_below(&g->rng, 3);
         break;
     }
 }
@@ -354,12 +335,12 @@ static Etcdserverpb__Compare *gen_compare(struct gen *g)
 {
     Etcdserverpb__Compare *c = ARENA_NEW(Etcdserverpb__Compare, ETCDSERVERPB__COMPARE__INIT);
     c->key = gen_maybe_empty_key(g);
-    uint32_t r = rng_below(&g->rng, 100);
+    uint32_t r = test_rng_below(&g->rng, 100);
     if (r >= 70)
         c->range_end = r < 82 ? prefix_end(c->key) : r < 92 ? bytes_copy("", 1) : gen_key(g);
-    uint32_t target = rng_below(&g->rng, 5);
+    uint32_t target = test_rng_below(&g->rng, 5);
     c->target = (Etcdserverpb__Compare__CompareTarget)target;
-    c->result = (Etcdserverpb__Compare__CompareResult)rng_below(&g->rng, 4);
+    c->result = (Etcdserverpb__Compare__CompareResult)test_rng_below(&g->rng, 4);
     /* Outside the enums: etcd compares as if equal, and an unknown result holds. */
     if (rng_chance(&g->rng, 1))
         c->target = (Etcdserverpb__Compare__CompareTarget)7;
@@ -427,7 +408,7 @@ static Etcdserverpb__RequestOp *op_txn(Etcdserverpb__TxnRequest *req)
 /* One op of a Txn at depth; a nested Txn is queued to be filled later. */
 static Etcdserverpb__RequestOp *gen_txn_op(struct gen *g, uint32_t depth, struct txn_queue *q)
 {
-    uint32_t r = rng_below(&g->rng, 100);
+    uint32_t r = test_rng_below(&g->rng, 100);
     if (r < 34)
         return op_range(gen_range(g));
     if (r < 68 || (r < 84 && g->txn_ignore))
@@ -477,13 +458,13 @@ static Etcdserverpb__RequestOp **gen_txn_ops(struct gen *g, size_t n, uint32_t d
 static void gen_txn_fill(struct gen *g, Etcdserverpb__TxnRequest *t, uint32_t depth,
                          struct txn_queue *q)
 {
-    t->n_compare = rng_below(&g->rng, 4);
+    t->n_compare = test_rng_below(&g->rng, 4);
     t->compare = arena_alloc(sizeof(*t->compare) * (t->n_compare + 1));
     for (size_t i = 0; i < t->n_compare; i++)
         t->compare[i] = gen_compare(g);
-    t->n_success = rng_below(&g->rng, depth == 1 ? 5 : 3);
+    t->n_success = test_rng_below(&g->rng, depth == 1 ? 5 : 3);
     t->success = gen_txn_ops(g, t->n_success, depth, q);
-    t->n_failure = rng_below(&g->rng, depth == 1 ? 4 : 3);
+    t->n_failure = test_rng_below(&g->rng, depth == 1 ? 4 : 3);
     t->failure = gen_txn_ops(g, t->n_failure, depth, q);
 }
 
@@ -503,8 +484,8 @@ static Etcdserverpb__RequestOp **range_ops(size_t n)
  * what the outer one leaves (etcd checks it against the limit minus the outer op count). */
 static void gen_txn_many(struct gen *g, Etcdserverpb__TxnRequest *t)
 {
-    size_t n = TXN_OPS_LIMIT - 2 + rng_below(&g->rng, 5);
-    switch (rng_below(&g->rng, 4)) {
+    size_t n = TXN_OPS_LIMIT - 2 + test_rng_below(&g->rng, 5);
+    switch (test_rng_below(&g->rng, 4)) {
     case 0:
         t->n_compare = n;
         t->compare = arena_alloc(sizeof(*t->compare) * n);
@@ -518,12 +499,12 @@ static void gen_txn_many(struct gen *g, Etcdserverpb__TxnRequest *t)
         t->n_failure = n, t->failure = range_ops(n);
         break;
     default: {
-        size_t outer = 60 + rng_below(&g->rng, 60);
+        size_t outer = 60 + test_rng_below(&g->rng, 60);
         Etcdserverpb__TxnRequest *nested = txn_new();
-        nested->n_success = TXN_OPS_LIMIT - outer - 1 + rng_below(&g->rng, 3);
+        nested->n_success = TXN_OPS_LIMIT - outer - 1 + test_rng_below(&g->rng, 3);
         nested->success = range_ops(nested->n_success);
         t->n_success = outer, t->success = range_ops(outer);
-        t->success[rng_below(&g->rng, (uint32_t)outer)] = op_txn(nested);
+        t->success[test_rng_below(&g->rng, (uint32_t)outer)] = op_txn(nested);
         break;
     }
     }
@@ -540,7 +521,7 @@ static Etcdserverpb__RequestOp *put_on(struct gen *g, ProtobufCBinaryData key)
 static Etcdserverpb__RequestOp *nested_puts(struct gen *g, ProtobufCBinaryData key)
 {
     Etcdserverpb__TxnRequest *t = txn_new();
-    t->n_compare = rng_below(&g->rng, 2);
+    t->n_compare = test_rng_below(&g->rng, 2);
     t->compare = arena_alloc(sizeof(*t->compare) * 2);
     if (t->n_compare == 1)
         t->compare[0] = gen_compare(g);
@@ -556,10 +537,10 @@ static Etcdserverpb__RequestOp *nested_puts(struct gen *g, ProtobufCBinaryData k
 static void gen_txn_nested_duplicates(struct gen *g, Etcdserverpb__TxnRequest *t)
 {
     ProtobufCBinaryData key = gen_key(g);
-    t->n_success = 2 + rng_below(&g->rng, 2);
+    t->n_success = 2 + test_rng_below(&g->rng, 2);
     t->success = arena_alloc(sizeof(*t->success) * t->n_success);
     for (size_t i = 0; i < t->n_success; i++) {
-        uint32_t r = rng_below(&g->rng, 100);
+        uint32_t r = test_rng_below(&g->rng, 100);
         if (r < 25) {
             t->success[i] = put_on(g, key);
         } else if (r < 45) {
@@ -571,7 +552,7 @@ static void gen_txn_nested_duplicates(struct gen *g, Etcdserverpb__TxnRequest *t
             t->success[i] = nested_puts(g, key);
         }
     }
-    t->n_compare = rng_below(&g->rng, 2);
+    t->n_compare = test_rng_below(&g->rng, 2);
     t->compare = arena_alloc(sizeof(*t->compare) * 2);
     if (t->n_compare == 1)
         t->compare[0] = gen_compare(g);
@@ -580,7 +561,7 @@ static void gen_txn_nested_duplicates(struct gen *g, Etcdserverpb__TxnRequest *t
 static Etcdserverpb__TxnRequest *gen_txn(struct gen *g)
 {
     Etcdserverpb__TxnRequest *top = txn_new();
-    uint32_t r = rng_below(&g->rng, 100);
+    uint32_t r = test_rng_below(&g->rng, 100);
     g->in_txn = true;
     if (r < 4)
         gen_txn_many(g, top);
@@ -607,7 +588,7 @@ static Etcdserverpb__CompactionRequest *gen_compact(struct gen *g)
     Etcdserverpb__CompactionRequest *req =
         ARENA_NEW(Etcdserverpb__CompactionRequest, ETCDSERVERPB__COMPACTION_REQUEST__INIT);
     int64_t first = g->compact_rev > 1 ? g->compact_rev : 1;
-    uint32_t r = rng_below(&g->rng, 100);
+    uint32_t r = test_rng_below(&g->rng, 100);
     if (r < 25)
         req->revision = g->rev;
     else if (r < 55)
@@ -615,11 +596,11 @@ static Etcdserverpb__CompactionRequest *gen_compact(struct gen *g)
     else if (r < 70)
         req->revision = gen_rev_in(g, 0, first);
     else if (r < 82)
-        req->revision = g->rev + 1 + rng_below(&g->rng, 10);
+        req->revision = g->rev + 1 + test_rng_below(&g->rng, 10);
     else if (r < 92)
         req->revision = 0;
     else
-        req->revision = -1 - (int64_t)rng_below(&g->rng, 3);
+        req->revision = -1 - (int64_t)test_rng_below(&g->rng, 3);
     req->physical = rng_chance(&g->rng, 50);
     return req;
 }
@@ -636,7 +617,7 @@ struct call {
 static struct call gen_call(struct gen *g)
 {
     arena_used = 0;
-    uint32_t r = rng_below(&g->rng, 100);
+    uint32_t r = test_rng_below(&g->rng, 100);
     if (r < 28)
         return (struct call){"Put", "/etcdserverpb.KV/Put", &gen_put(g, false)->base,
                              &etcdserverpb__put_response__descriptor};

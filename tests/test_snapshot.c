@@ -634,23 +634,6 @@ static void test_restore_refuses(void **state)
 
 /* --- core/snapshot ---------------------------------------------------------------------------- */
 
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char p[600];
-        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 static uint32_t count_files(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -792,7 +775,7 @@ static void test_save_load_round_trip(void **state)
     world_free(b);
     free(reader);
     world_free(a);
-    remove_dir(dir);
+    test_remove_dir(dir);
 }
 
 static void test_load_nothing(void **state)
@@ -809,7 +792,7 @@ static void test_load_nothing(void **state)
     assert_int_equal(s.compact_rev, -1);
     assert_int_equal(s.alarms.count, 0);
     world_free(b);
-    remove_dir(dir);
+    test_remove_dir(dir);
 }
 
 /* The server's case: a save on a background thread while the writer keeps writing and
@@ -877,7 +860,7 @@ static void test_save_while_writing(void **state)
     world_free(b);
     world_free(ref);
     world_free(a);
-    remove_dir(dir);
+    test_remove_dir(dir);
 }
 
 /* Saves of a small store at several indexes: pruning keeps the newest; a corrupt newest one is
@@ -933,7 +916,7 @@ static void test_prune_and_newest_valid(void **state)
 
     free(reader);
     world_free(a);
-    remove_dir(dir);
+    test_remove_dir(dir);
 }
 
 /* Writes a snapshot file record by record, as a buggy or foreign writer might. */
@@ -1056,7 +1039,7 @@ static void test_load_refuses_records(void **state)
             fail_msg("%s: %d \"%s\", wanted \"%s...%s\"", cases[i].name, err, why, want,
                      cases[i].why);
         world_free(b);
-        remove_dir(dir);
+        test_remove_dir(dir);
     }
 }
 

@@ -218,6 +218,21 @@ void test_remove_dir(const char *path)
     nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+uint64_t test_rng_next(struct test_rng *r)
+{
+    uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint32_t test_rng_below(struct test_rng *r, uint32_t n)
+{
+    if (n == 0)
+        abort();
+    return (uint32_t)(test_rng_next(r) % n);
+}
+
 void test_proc_cleanup(struct test_proc *p)
 {
     test_remove_dir(p->dir);

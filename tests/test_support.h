@@ -55,6 +55,17 @@ void test_proc_cleanup(struct test_proc *p);
 /* Removes a directory and everything in it. */
 void test_remove_dir(const char *path);
 
+/* A seeded generator for the randomized tests: splitmix64, where every seed, 0 included, gives a
+ * good sequence, so a seed printed on failure repeats the run. */
+struct test_rng {
+    uint64_t state;
+};
+
+uint64_t test_rng_next(struct test_rng *r);
+
+/* Uniform enough in [0, n) for tests; n > 0. */
+uint32_t test_rng_below(struct test_rng *r, uint32_t n);
+
 /* The ringd binary under test ($RINGD_BIN, set by ctest). */
 const char *test_ringd_bin(void);
 
