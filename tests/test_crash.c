@@ -451,8 +451,8 @@ static uint32_t write_and_kill(struct crash_run *run)
     assert_non_null(c->keys);
     for (uint32_t i = 0; i < CONNS; i++)
         run->conns[i] = connect_server(run);
-    uint32_t delay_ms =
-        KILL_DELAY_MS_MIN + test_rng_below(&run->kill_rng, KILL_DELAY_MS_MAX - KILL_DELAY_MS_MIN + 1);
+    uint32_t delay_ms = KILL_DELAY_MS_MIN +
+                        test_rng_below(&run->kill_rng, KILL_DELAY_MS_MAX - KILL_DELAY_MS_MIN + 1);
     run->writing = true;
     run->cap_reached = false;
     for (uint32_t i = 0; i < CLIENTS; i++) {

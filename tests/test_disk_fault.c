@@ -34,6 +34,7 @@ struct acked {
 };
 
 static struct acked acked;
+static char base_dir[280];
 static char data_dir[300];
 
 static void start_with(struct test_proc *p, uint16_t port, char *extra)
@@ -88,13 +89,21 @@ static uint32_t put_until_failure(struct grpc_client_conn *conn)
     return PUTS_MAX;
 }
 
-static void test_failed_fdatasync_stops_acknowledging(void **state)
+/* A fresh data dir and a client for one test. */
+static struct grpc_client *setup(const char *tag)
 {
-    (void)state;
-    snprintf(data_dir, sizeof data_dir, "%s/data", test_temp_dir("disk-fault"));
+    snprintf(base_dir, sizeof base_dir, "%s", test_temp_dir(tag));
+    snprintf(data_dir, sizeof data_dir, "%s/data", base_dir);
     struct grpc_client *client;
     struct grpc_client_config config = {.calls_max = 4, .conns_max = 2};
     assert_int_equal(grpc_client_create(&config, &client), 0);
+    return client;
+}
+
+static void test_failed_fdatasync_stops_acknowledging(void **state)
+{
+    (void)state;
+    struct grpc_client *client = setup("disk-fault");
 
     /* A disk that fails from the FAIL_AT-th fdatasync on. */
     uint16_t port = test_free_port();
@@ -142,10 +151,9 @@ static void test_failed_fdatasync_stops_acknowledging(void **state)
                      resp->n_kvs == 0 ? "missing" : "at another revision");
         grpc_client_reply_free(&reply);
     }
-    assert_int_equal(kill(p.pid, SIGTERM), 0);
-    assert_int_equal(test_proc_wait_exit(&p, DEADLINE_MS), 0);
-    test_proc_cleanup(&p);
+    assert_int_equal(test_proc_signal_exit(&p, SIGTERM, DEADLINE_MS), 0);
     grpc_client_destroy(client);
+    test_remove_dir(base_dir);
 }
 
 /* The first WAL segment's path. */
@@ -167,10 +175,7 @@ static void first_segment(char *path, size_t len)
 static void test_corrupt_wal_is_refused_unless_forced(void **state)
 {
     (void)state;
-    snprintf(data_dir, sizeof data_dir, "%s/data", test_temp_dir("wal-corrupt"));
-    struct grpc_client *client;
-    struct grpc_client_config config = {.calls_max = 4, .conns_max = 2};
-    assert_int_equal(grpc_client_create(&config, &client), 0);
+    struct grpc_client *client = setup("wal-corrupt");
     uint16_t port = test_free_port();
     struct test_proc p;
     start(&p, port);
@@ -193,9 +198,7 @@ static void test_corrupt_wal_is_refused_unless_forced(void **state)
         assert_int_equal(reply.status, GRPC_STATUS_OK);
         grpc_client_reply_free(&reply);
     }
-    assert_int_equal(kill(p.pid, SIGTERM), 0);
-    assert_int_equal(test_proc_wait_exit(&p, DEADLINE_MS), 0);
-    test_proc_cleanup(&p);
+    assert_int_equal(test_proc_signal_exit(&p, SIGTERM, DEADLINE_MS), 0);
 
     /* Flip a byte halfway through what was written. */
     char segment[700];
@@ -241,10 +244,9 @@ static void test_corrupt_wal_is_refused_unless_forced(void **state)
     assert_int_equal(reply.status, GRPC_STATUS_OK);
     assert_int_equal(((Etcdserverpb__RangeResponse *)reply.response)->n_kvs, 1);
     grpc_client_reply_free(&reply);
-    assert_int_equal(kill(p.pid, SIGTERM), 0);
-    assert_int_equal(test_proc_wait_exit(&p, DEADLINE_MS), 0);
-    test_proc_cleanup(&p);
+    assert_int_equal(test_proc_signal_exit(&p, SIGTERM, DEADLINE_MS), 0);
     grpc_client_destroy(client);
+    test_remove_dir(base_dir);
 }
 
 int main(void)

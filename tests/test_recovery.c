@@ -24,6 +24,7 @@
 #define DEADLINE_MS 20000
 #define KEYS        60
 
+static char base_dir[280];
 static char data_dir[300];
 static struct grpc_client *client;
 static struct grpc_client_conn *conn;
@@ -60,9 +61,7 @@ static void start(struct test_proc *p)
 
 static void kill_hard(struct test_proc *p)
 {
-    assert_int_equal(kill(p->pid, SIGKILL), 0);
-    assert_int_equal(test_proc_wait_exit(p, DEADLINE_MS), 128 + SIGKILL);
-    test_proc_cleanup(p);
+    assert_int_equal(test_proc_signal_exit(p, SIGKILL, DEADLINE_MS), 128 + SIGKILL);
 }
 
 static void call_ok(const char *path, const ProtobufCMessage *m,
@@ -212,12 +211,19 @@ static void write_round(uint32_t round)
     grpc_client_reply_free(&reply);
 }
 
+/* A fresh data dir and the client for one test. */
+static void setup(const char *tag)
+{
+    snprintf(base_dir, sizeof base_dir, "%s", test_temp_dir(tag));
+    snprintf(data_dir, sizeof data_dir, "%s/data", base_dir);
+    struct grpc_client_config config = {.calls_max = 4, .conns_max = 4};
+    assert_int_equal(grpc_client_create(&config, &client), 0);
+}
+
 static void test_recovers_what_it_acknowledged(void **state)
 {
     (void)state;
-    snprintf(data_dir, sizeof data_dir, "%s/data", test_temp_dir("recovery"));
-    struct grpc_client_config config = {.calls_max = 4, .conns_max = 4};
-    assert_int_equal(grpc_client_create(&config, &client), 0);
+    setup("recovery");
     static struct state want;
     struct test_proc p;
 
@@ -245,10 +251,9 @@ static void test_recovers_what_it_acknowledged(void **state)
     kill_hard(&p);
     start(&p);
     expect_same(&want);
-    assert_int_equal(kill(p.pid, SIGTERM), 0);
-    assert_int_equal(test_proc_wait_exit(&p, DEADLINE_MS), 0);
-    test_proc_cleanup(&p);
+    assert_int_equal(test_proc_signal_exit(&p, SIGTERM, DEADLINE_MS), 0);
     grpc_client_destroy(client);
+    test_remove_dir(base_dir);
 }
 
 /* Removes every snapshot file, or (tmp) adds a leftover temporary one. */
@@ -283,9 +288,7 @@ static void snap_dir_edit(bool remove_all)
 static void test_snapshot_leftovers_and_losses(void **state)
 {
     (void)state;
-    snprintf(data_dir, sizeof data_dir, "%s/data", test_temp_dir("recovery-snap"));
-    struct grpc_client_config config = {.calls_max = 4, .conns_max = 4};
-    assert_int_equal(grpc_client_create(&config, &client), 0);
+    setup("recovery-snap");
     static struct state want;
     struct test_proc p;
     start(&p);
@@ -301,9 +304,7 @@ static void test_snapshot_leftovers_and_losses(void **state)
     snprintf(tmp, sizeof tmp, "%s/member/snap/0000000000000009-00000000000fffff.snap.tmp",
              data_dir);
     assert_int_not_equal(access(tmp, F_OK), 0);
-    assert_int_equal(kill(p.pid, SIGTERM), 0);
-    assert_int_equal(test_proc_wait_exit(&p, DEADLINE_MS), 0);
-    test_proc_cleanup(&p);
+    assert_int_equal(test_proc_signal_exit(&p, SIGTERM, DEADLINE_MS), 0);
 
     snap_dir_edit(true);
     start_only(&p);
@@ -312,6 +313,7 @@ static void test_snapshot_leftovers_and_losses(void **state)
         test_proc_wait_output(&p, "the WAL continues a snapshot the data dir does not hold", 0));
     test_proc_cleanup(&p);
     grpc_client_destroy(client);
+    test_remove_dir(base_dir);
 }
 
 int main(void)

@@ -218,6 +218,13 @@ void test_remove_dir(const char *path)
     nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+int test_proc_signal_exit(struct test_proc *p, int sig, uint32_t deadline_ms)
+{
+    int status = kill(p->pid, sig) == 0 ? test_proc_wait_exit(p, deadline_ms) : -1;
+    test_proc_cleanup(p);
+    return status;
+}
+
 uint64_t test_rng_next(struct test_rng *r)
 {
     uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);
