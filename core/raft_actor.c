@@ -373,7 +373,7 @@ static uint32_t raft_actor_window(uint64_t snapshot_count, uint16_t shards)
 {
     uint64_t need =
         snapshot_count + RAFT_ACTOR_CATCH_UP_ENTRIES + (uint64_t)shards * SHARD_PROPOSALS_MAX;
-    uint32_t w = RAFT_LOG_ENTRIES_DEFAULT;
+    uint32_t w = RAFT_ACTOR_WINDOW_MIN;
     while (w < need && w < RAFT_LOG_ENTRIES_MAX)
         w *= 2;
     return w;
