@@ -386,6 +386,7 @@ static int raft_actor_open(struct raft_actor *ra)
     c.election_ticks = ra->election_ticks;
     c.log_entries_max = raft_actor_window(ra->snapshot_count, ra->shards);
     ra->window = c.log_entries_max;
+    c.log_bytes_max = RAFT_ACTOR_WINDOW_BYTES;
     c.seed = ra->view->member_id ^ actor_now_ns();
     c.on_event = raft_actor_on_event;
     ra->raft = raft_create(&c);

@@ -64,6 +64,10 @@ enum raft_actor_entry {
  * large store takes a second or so, so the window must hold seconds of writes at full speed
  * (65,536 refused 5% of 1,000,000 puts at 100 clients, snapshots running back to back). */
 #define RAFT_ACTOR_WINDOW_MIN (1u << 18)
+/* The bytes the window's entries may hold: its ring is touched whole as it wraps, so this is
+ * resident memory. A full ring asks for a snapshot and refuses writes meanwhile ("too many
+ * requests"); 64 MiB is half a window of 256-byte puts, and 42 of the largest requests. */
+#define RAFT_ACTOR_WINDOW_BYTES (64ull << 20)
 
 struct raft_actor {
     /* Set before runtime_start. */
@@ -111,7 +115,7 @@ struct raft_actor {
     uint32_t window;      /* the core's log window, in entries */
     raft_index log_first; /* entries up to it are compacted out of the window */
     raft_index log_last;
-        /* the last entry in the log */ /* start-up: the index the WAL's next new entry must have */
+    /* the last entry in the log */ /* start-up: the index the WAL's next new entry must have */
     bool serving;
 };
 
