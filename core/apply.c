@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "ringd_assert.h"
@@ -19,7 +21,10 @@
 /* How often the store's reclamation runs after compaction work (APPLY_COMPACT_KEYS_PER_STEP keys
  * a step bounds how long requests wait behind compaction). */
 #define APPLY_TICK_NS        (10u * 1000000u)
-#define APPLY_RECLAIM_ROUNDS 16 /* reclamation ticks after the compaction work is done */
+#define APPLY_RECLAIM_ROUNDS 16
+#define APPLY_SNAPSHOT_NICE                                                                     \
+    10 /* the snapshot thread's nice value */ /* reclamation ticks after the compaction work is \
+                                                 done */
 
 static struct apply *apply_of(struct actor *a)
 {
@@ -329,6 +334,9 @@ static void apply_entry(struct apply *ap, const struct raft_entry *e, struct kv_
 static void *apply_snapshot_thread(void *arg)
 {
     struct apply *ap = arg;
+    /* Background work: the serving threads go first when the cores are busy (a whole-store
+     * snapshot otherwise took a core from them for up to a second: tens of ms of tail). */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), APPLY_SNAPSHOT_NICE);
     if (!ap->snap_reader_registered) {
         mvcc_reader_register(ap->store, &ap->snap_reader);
         ap->snap_reader_registered = true;

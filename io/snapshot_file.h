@@ -82,6 +82,7 @@ struct snapshot_file_writer {
     uint8_t *buf;                        /* SNAPSHOT_WRITE_BUFFER_BYTES */
     uint32_t used;
     uint64_t offset; /* bytes in the file, the buffer's included */
+    uint64_t synced; /* bytes from the start known written back (writer_pace) */
     uint32_t crc;    /* the chain so far */
     uint64_t records;
     char message[SNAPSHOT_MESSAGE_BYTES_MAX]; /* what went wrong, naming the file */

@@ -125,16 +125,17 @@ _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connect
 #define ARENA_RETAIN_BYTES (64u << 10) /* kept between requests; larger blocks are freed */
 
 /* KV service (core/kv, net/kv_service). */
-#define SHARD_PROPOSALS_MAX 16384 /* writes a shard has at the apply actor; more: too many requests */
+#define SHARD_PROPOSALS_MAX \
+    16384                   /* writes a shard has at the apply actor; more: too many requests */
 #define KV_TXN_DEPTH_MAX 32 /* nesting of txns in one request; deeper is refused at decoding */
 
 /* MVCC store (store/mvcc). */
 /* Keys one compaction step visits on the apply actor: the longest compaction holds up writes
  * (bench_mvcc's compact/step measures it: docs/PERFORMANCE.md). */
 #define APPLY_COMPACT_KEYS_PER_STEP 1024
-#define MVCC_INDEX_PARTITIONS 4   /* skip lists the key index is split into, by key hash */
-#define MVCC_SKIPLIST_LEVELS  24  /* levels of one skip list: 4^24 keys before it degrades */
-#define MVCC_RETIRE_BATCH_MAX 256 /* unlinked keys or version chains per deferred free */
+#define MVCC_INDEX_PARTITIONS       4   /* skip lists the key index is split into, by key hash */
+#define MVCC_SKIPLIST_LEVELS        24  /* levels of one skip list: 4^24 keys before it degrades */
+#define MVCC_RETIRE_BATCH_MAX       256 /* unlinked keys or version chains per deferred free */
 
 /* Keys a snapshot's walk visits in one read section: the longest the writer's grace periods
  * (compaction barriers, reclamation) wait for the walk. */
@@ -157,6 +158,7 @@ _Static_assert(WAL_BATCH_BYTES_MAX <= WAL_SEGMENT_BYTES, "a batch must fit in a 
 
 /* Snapshot files (io/snapshot_file, core/snapshot). */
 #define SNAPSHOT_WRITE_BUFFER_BYTES (1u << 20) /* the writer's buffer: one write(2) when full */
+#define SNAPSHOT_DIRTY_BYTES_MAX    (8u << 20) /* written but not yet on disk, before waiting */
 #define SNAPSHOT_READ_CHUNK_BYTES   (1u << 20) /* the reader reads this much at a time */
 /* One record's type and payload: a key, or one version with its value. A value is at most one
  * raft entry, so a record of any version fits. */
