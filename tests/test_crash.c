@@ -930,20 +930,6 @@ static void test_crash(void **state)
     run->passed = true;
 }
 
-static uint64_t env_number(const char *name, uint64_t fallback)
-{
-    const char *v = getenv(name);
-    if (v == NULL || v[0] == '\0')
-        return fallback;
-    char *end;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (*end != '\0') {
-        fprintf(stderr, "crash: %s=%s is not a number\n", name, v);
-        exit(2);
-    }
-    return n;
-}
-
 static int run_setup(void **state)
 {
     struct crash_run *run = *state;
@@ -955,8 +941,8 @@ static int run_setup(void **state)
         fprintf(stderr, "crash: RINGD_CRASH_CANDIDATE must be ringd or etcd, not %s\n", name);
         return -1;
     }
-    run->cycles = (uint32_t)env_number("RINGD_CRASH_CYCLES", CYCLES_DEFAULT);
-    run->seed = env_number("RINGD_CRASH_SEED", test_now_ns() ^ ((uint64_t)getpid() << 32));
+    run->cycles = (uint32_t)test_env_number("RINGD_CRASH_CYCLES", CYCLES_DEFAULT);
+    run->seed = test_env_number("RINGD_CRASH_SEED", test_now_ns() ^ ((uint64_t)getpid() << 32));
     if (run->cycles > CYCLES_MAX) {
         fprintf(stderr, "crash: RINGD_CRASH_CYCLES is at most %d\n", CYCLES_MAX);
         return -1;

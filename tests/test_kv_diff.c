@@ -1245,24 +1245,10 @@ static void test_seed(void **state)
     print_outcomes(run, (double)(test_now_ns() - start_ns) / 1e9);
 }
 
-static uint64_t env_number(const char *name, uint64_t fallback)
-{
-    const char *v = getenv(name);
-    if (v == NULL || v[0] == '\0')
-        return fallback;
-    char *end;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (*end != '\0') {
-        fprintf(stderr, "kv_diff: %s=%s is not a number\n", name, v);
-        exit(2);
-    }
-    return n;
-}
-
 int main(void)
 {
     static struct CMUnitTest tests[SEEDS_DEFAULT + 2];
-    uint32_t ops = (uint32_t)env_number("RINGD_KV_DIFF_OPS", OPS_DEFAULT);
+    uint32_t ops = (uint32_t)test_env_number("RINGD_KV_DIFF_OPS", OPS_DEFAULT);
     bool one = getenv("RINGD_KV_DIFF_SEED") != NULL;
     uint32_t seeds = one ? 1 : SEEDS_DEFAULT;
     uint32_t count = 0;
@@ -1270,7 +1256,7 @@ int main(void)
     tests[count++] = (struct CMUnitTest)cmocka_unit_test(test_comparison_inner_header);
     for (uint32_t i = 0; i < seeds; i++) {
         struct run *run = &runs[i];
-        run->seed = one ? env_number("RINGD_KV_DIFF_SEED", 1) : i + 1;
+        run->seed = one ? test_env_number("RINGD_KV_DIFF_SEED", 1) : i + 1;
         run->ops = ops;
         snprintf(run->name, sizeof(run->name), "seed_%" PRIu64, run->seed);
         tests[count++] = (struct CMUnitTest){.name = run->name,

@@ -225,6 +225,20 @@ int test_proc_signal_exit(struct test_proc *p, int sig, uint32_t deadline_ms)
     return status;
 }
 
+uint64_t test_env_number(const char *name, uint64_t fallback)
+{
+    const char *v = getenv(name);
+    if (v == NULL || v[0] == '\0')
+        return fallback;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end != '\0') {
+        fprintf(stderr, "%s=%s is not a number\n", name, v);
+        exit(2);
+    }
+    return n;
+}
+
 uint64_t test_rng_next(struct test_rng *r)
 {
     uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);

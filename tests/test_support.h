@@ -67,6 +67,10 @@ struct test_rng {
 
 uint64_t test_rng_next(struct test_rng *r);
 
+/* The decimal number in environment variable name, or fallback when it is unset or empty; any
+ * other text ends the program (status 2) with a message naming the variable. */
+uint64_t test_env_number(const char *name, uint64_t fallback);
+
 /* Uniform enough in [0, n) for tests; n > 0. */
 uint32_t test_rng_below(struct test_rng *r, uint32_t n);
 
