@@ -102,12 +102,13 @@ static struct grpc_client *setup(const char *tag)
 
 static void test_failed_fdatasync_stops_acknowledging(void **state)
 {
-    (void)state;
     struct grpc_client *client = setup("disk-fault");
 
     /* A disk that fails from the FAIL_AT-th fdatasync on. */
     uint16_t port = test_free_port();
-    struct test_proc p;
+    static struct test_proc p; /* static: the teardown reads it after a failed assertion */
+    p = (struct test_proc){0};
+    *state = &p;
     setenv("RINGD_TEST_WAL_FAIL_FDATASYNC", FAIL_AT, 1);
     start(&p, port);
     unsetenv("RINGD_TEST_WAL_FAIL_FDATASYNC");
@@ -174,10 +175,11 @@ static void first_segment(char *path, size_t len)
 
 static void test_corrupt_wal_is_refused_unless_forced(void **state)
 {
-    (void)state;
     struct grpc_client *client = setup("wal-corrupt");
     uint16_t port = test_free_port();
-    struct test_proc p;
+    static struct test_proc p; /* static: the teardown reads it after a failed assertion */
+    p = (struct test_proc){0};
+    *state = &p;
     start(&p, port);
     assert_true(test_proc_wait_output(&p, "ready to serve client requests", DEADLINE_MS));
     char endpoint[64];
@@ -252,8 +254,10 @@ static void test_corrupt_wal_is_refused_unless_forced(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_failed_fdatasync_stops_acknowledging),
-        cmocka_unit_test(test_corrupt_wal_is_refused_unless_forced),
+        cmocka_unit_test_teardown(test_failed_fdatasync_stops_acknowledging,
+                                  test_proc_kill_leftover),
+        cmocka_unit_test_teardown(test_corrupt_wal_is_refused_unless_forced,
+                                  test_proc_kill_leftover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -222,10 +222,11 @@ static void setup(const char *tag)
 
 static void test_recovers_what_it_acknowledged(void **state)
 {
-    (void)state;
     setup("recovery");
     static struct state want;
-    struct test_proc p;
+    static struct test_proc p; /* static: the teardown reads it after a failed assertion */
+    p = (struct test_proc){0};
+    *state = &p;
 
     start(&p);
     write_round(1);
@@ -287,10 +288,11 @@ static void snap_dir_edit(bool remove_all)
  * later point. */
 static void test_snapshot_leftovers_and_losses(void **state)
 {
-    (void)state;
     setup("recovery-snap");
     static struct state want;
-    struct test_proc p;
+    static struct test_proc p; /* static: the teardown reads it after a failed assertion */
+    p = (struct test_proc){0};
+    *state = &p;
     start(&p);
     write_round(1);
     capture(&want, 10);
@@ -319,8 +321,8 @@ static void test_snapshot_leftovers_and_losses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_recovers_what_it_acknowledged),
-        cmocka_unit_test(test_snapshot_leftovers_and_losses),
+        cmocka_unit_test_teardown(test_recovers_what_it_acknowledged, test_proc_kill_leftover),
+        cmocka_unit_test_teardown(test_snapshot_leftovers_and_losses, test_proc_kill_leftover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,11 +145,25 @@ static bool proc_exited(void *arg)
 int test_proc_wait_exit(struct test_proc *p, uint32_t deadline_ms)
 {
     struct exit_wait w = {.p = p, .status = -1};
-    if (test_wait_until(proc_exited, &w, deadline_ms))
+    if (test_wait_until(proc_exited, &w, deadline_ms)) {
+        p->pid = 0; /* reaped: the number may belong to another process now */
         return w.status;
+    }
     kill(p->pid, SIGKILL);
     waitpid(p->pid, NULL, 0);
+    p->pid = 0;
     return -1;
+}
+
+int test_proc_kill_leftover(void **state)
+{
+    struct test_proc *p = *state;
+    if (p != NULL && p->pid > 0) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, NULL, 0);
+        p->pid = 0;
+    }
+    return 0;
 }
 
 const char *test_ringd_bin(void)
@@ -220,7 +234,7 @@ void test_remove_dir(const char *path)
 
 int test_proc_signal_exit(struct test_proc *p, int sig, uint32_t deadline_ms)
 {
-    int status = kill(p->pid, sig) == 0 ? test_proc_wait_exit(p, deadline_ms) : -1;
+    int status = p->pid > 0 && kill(p->pid, sig) == 0 ? test_proc_wait_exit(p, deadline_ms) : -1;
     test_proc_cleanup(p);
     return status;
 }

@@ -42,6 +42,10 @@ bool test_proc_wait_output(struct test_proc *p, const char *text, uint32_t deadl
  * killed by one), or -1 on time-out (the child is then killed). */
 int test_proc_wait_exit(struct test_proc *p, uint32_t deadline_ms);
 
+/* A cmocka teardown whose *state is a struct test_proc: a test that failed half-way leaves no
+ * server running (a process already waited for is left alone). */
+int test_proc_kill_leftover(void **state);
+
 /* Sends sig, waits up to deadline_ms for the exit and removes the process's directory. Returns
  * the exit status as test_proc_wait_exit does. */
 int test_proc_signal_exit(struct test_proc *p, int sig, uint32_t deadline_ms);
