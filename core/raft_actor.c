@@ -329,16 +329,6 @@ static void raft_actor_wal_writable(void *ctx)
 static int raft_actor_replay_entry(void *ctx, const struct wal_entry *e)
 {
     struct raft_actor *ra = ctx;
-    if (e->index > ra->replay_next) {
-        /* The WAL goes on from a snapshot newer than any the data dir holds (lost, or skipped
-         * as bad): the entries between are gone. */
-        log_error("the WAL continues a snapshot the data dir does not hold",
-                  LOG_STR("wal-dir", ra->wal_dir), LOG_U64("first-wal-index", e->index),
-                  LOG_U64("snapshot-index", ra->snapshot_index));
-        return -RINGD_ECORRUPT;
-    }
-    if (e->index == ra->replay_next)
-        ra->replay_next++;
     struct raft_entry re = {
         .term = e->term, .index = e->index, .type = e->type, .data = e->data, .len = e->data_bytes};
     return raft_restore_entries(ra->raft, &re, 1);
@@ -398,12 +388,15 @@ static int raft_actor_open(struct raft_actor *ra)
     int err = raft_restore_snapshot(ra->raft, &snap);
     if (err < 0)
         return err;
-    ra->replay_next = ra->snapshot_index + 1;
     struct wal_callbacks cb = {.ctx = ra,
                                .durable = raft_actor_wal_durable,
                                .failed = raft_actor_wal_failed,
                                .writable = raft_actor_wal_writable};
     static struct wal_recovery rec; /* one raft actor; large (messages) */
+    /* Replay after the snapshot loaded, even when the WAL's marker names a newer one (the newer
+     * file was bad or lost): the WAL refuses if the entries since are gone. */
+    ra->wal_options.replay_after_set = true;
+    ra->wal_options.replay_after = ra->snapshot_index;
     err = wal_open(&ra->wal, ra->wal_dir, &ra->wal_options, &ra->actor->loop, &cb, &rec,
                    raft_actor_replay_entry, ra);
     if (err < 0) {
@@ -414,11 +407,6 @@ static int raft_actor_open(struct raft_actor *ra)
     if (rec.message[0] != '\0')
         log_warn("repaired the WAL", LOG_STR("wal-dir", ra->wal_dir),
                  LOG_STR("detail", rec.message));
-    if (rec.has_snapshot && rec.snapshot.index > ra->snapshot_index) {
-        log_error("the WAL names a snapshot the data dir does not hold",
-                  LOG_STR("wal-dir", ra->wal_dir), LOG_U64("snapshot-index", rec.snapshot.index));
-        return -RINGD_ECORRUPT;
-    }
     struct raft_hard_state hs = {0};
     if (rec.has_hard_state)
         hs = (struct raft_hard_state){.term = rec.hard_state.term,

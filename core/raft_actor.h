@@ -15,7 +15,8 @@
  * start, and the cluster version once, at bootstrap.
  *
  * Start-up. On its thread the actor opens the WAL and restores the core from it after the
- * snapshot the server loaded; a data dir with no log bootstraps the cluster. A single member
+ * snapshot the server loaded (even an older one than the WAL's marker names, while the WAL
+ * still holds the entries since); a data dir with no log bootstraps the cluster. A single member
  * campaigns at once. Committed entries after the snapshot go to the apply actor again; once the
  * member's attributes entry of this start is applied the log is replayed, and the shards get
  * MSG_SERVE: no client is served from a state that misses an acknowledged write.
@@ -111,9 +112,8 @@ struct raft_actor {
     raft_index release_index; /* WAL segments below it go once the marker is durable */
     uint32_t release_wait;    /* durable reports still to come before that */
     raft_index serve_index;   /* this start's attributes entry: serve once applied */
-    raft_index replay_next;
-    uint32_t window;      /* the core's log window, in entries */
-    raft_index log_first; /* entries up to it are compacted out of the window */
+    uint32_t window;          /* the core's log window, in entries */
+    raft_index log_first;     /* entries up to it are compacted out of the window */
     raft_index log_last;
     /* the last entry in the log */ /* start-up: the index the WAL's next new entry must have */
     bool serving;

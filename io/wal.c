@@ -690,6 +690,8 @@ int wal_open(struct wal **out, const char *dir, const struct wal_options *opt, s
         struct wal_recover_args a = {.dirfd = w->dirfd,
                                      .dir = w->dir,
                                      .force = w->opt.force,
+                                     .replay_after_set = w->opt.replay_after_set,
+                                     .replay_after = w->opt.replay_after,
                                      .segment_bytes = w->opt.segment_bytes,
                                      .batch_bytes = w->opt.batch_bytes,
                                      .segs = w->segs,

@@ -76,6 +76,12 @@ struct wal_options {
                                WAL_BATCH_BYTES_MIN..WAL_BATCH_BYTES_MAX. Bounds a record too */
     bool force; /* recovery: cut the log at a corrupt record (dropping it and everything after
                    it) instead of refusing to open; the recovery message says what was dropped */
+    /* Recovery, when replay_after_set: deliver the entries after replay_after instead of after
+     * the latest snapshot marker, when it is lower. For an owner whose newest snapshot was bad
+     * (or lost) and that loaded an older one, or none (0): the entries since it must still be
+     * in the segments, or the open fails ("entries missing"). */
+    bool replay_after_set;
+    uint64_t replay_after;
     /* Test hook, NULL in production: called as each batch's write and fdatasync are queued.
      * Returning 0 lets the operation run; a negated errno makes it complete with that error
      * instead (an IORING_OP_NOP with IORING_NOP_INJECT_RESULT, Linux 6.10+); for

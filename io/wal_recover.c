@@ -644,6 +644,8 @@ static int replay_segment(struct recover *r, uint32_t k, struct wal_segment_stat
 static int pass2(struct recover *r, struct wal_segment_state *segs)
 {
     struct replay rp = {.snapshot_index = r->has_snapshot ? r->snapshot.index : 0};
+    if (r->a->replay_after_set && r->a->replay_after < rp.snapshot_index)
+        rp.snapshot_index = r->a->replay_after; /* an older snapshot the owner loaded */
     if (rp.snapshot_index > 0)
         rp.next = rp.snapshot_index + 1;
     for (uint32_t k = 0; k < r->n; k++) {

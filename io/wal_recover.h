@@ -38,6 +38,8 @@ struct wal_recover_args {
     int dirfd;
     const char *dir; /* for messages */
     bool force;
+    bool replay_after_set;  /* wal_options.replay_after_set */
+    uint64_t replay_after;  /* wal_options.replay_after */
     uint64_t segment_bytes; /* for a first segment, when one is created */
     uint32_t batch_bytes;
     struct wal_segment_state *segs; /* room for WAL_SEGMENTS_MAX */

@@ -684,6 +684,46 @@ static void test_release(void **state)
     fx_free(f);
 }
 
+/* An owner that loaded an older snapshot than the WAL's marker (the newest was bad) replays from
+ * it while the segments still hold the entries since; once they are released the open fails
+ * naming the missing entries instead of replaying from a later point. */
+static void test_replay_after_older_snapshot(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("wal-replay-after", SMALL_SEGMENT, SMALL_BATCH);
+    assert_int_equal(fx_open(f), 0);
+    struct wal_hard_state hs = {.term = 1, .vote = 1, .commit = 0};
+    assert_int_equal(wal_append_hard_state(f->w, &hs), 0);
+    fx_write_entries(f, 1, 400, 300, 10);
+    struct wal_snapshot s = {.index = 300, .term = 1};
+    assert_int_equal(wal_append_snapshot(f->w, &s), 0);
+    fx_sync(f);
+    fx_close(f);
+    /* Every entry is still there: from the owner's older snapshot (100), or from none (0). */
+    f->opt.replay_after_set = true;
+    f->opt.replay_after = 100;
+    assert_int_equal(fx_open(f), 0);
+    assert_int_equal(f->rec.snapshot.index, 300);
+    check_entries(f, 101, 400, NULL, 300);
+    fx_close(f);
+    f->opt.replay_after = 0;
+    assert_int_equal(fx_open(f), 0);
+    check_entries(f, 1, 400, NULL, 300);
+    /* Not above the marker: 350 replays after the marker, as without the option. */
+    fx_close(f);
+    f->opt.replay_after = 350;
+    assert_int_equal(fx_open(f), 0);
+    check_entries(f, 301, 400, NULL, 300);
+    /* Released below the marker: the entries after 100 are gone. */
+    assert_true(wal_release_before(f->w, 300, 2) > 0);
+    fx_close(f);
+    f->opt.replay_after = 100;
+    assert_int_equal(fx_open(f), -RINGD_ECORRUPT);
+    assert_non_null(strstr(f->rec.message, "wal: entries missing in "));
+    assert_non_null(strstr(f->rec.message, "follows 100 (the snapshot)"));
+    fx_free(f);
+}
+
 /* --- torn tails ------------------------------------------------------------------------------ */
 
 enum tear {
@@ -1040,6 +1080,7 @@ int main(void)
         cmocka_unit_test(test_replay_state_and_overwrites),
         cmocka_unit_test(test_rollover_and_replay),
         cmocka_unit_test(test_release),
+        cmocka_unit_test(test_replay_after_older_snapshot),
         cmocka_unit_test(test_torn_cut_length),
         cmocka_unit_test(test_torn_cut_payload),
         cmocka_unit_test(test_torn_garbage),
