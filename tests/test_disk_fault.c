@@ -100,6 +100,25 @@ static struct grpc_client *setup(const char *tag)
     return client;
 }
 
+/* The mod revision of key i, or -1 when it is missing. */
+static int64_t mod_revision_of(struct grpc_client_conn *conn, uint32_t i)
+{
+    char key[32];
+    key_of(key, sizeof key, i);
+    Etcdserverpb__RangeRequest r = ETCDSERVERPB__RANGE_REQUEST__INIT;
+    r.key = (ProtobufCBinaryData){strlen(key), (uint8_t *)key};
+    struct grpc_client_request req = {.path = "/etcdserverpb.KV/Range",
+                                      .message = &r.base,
+                                      .response = &etcdserverpb__range_response__descriptor};
+    struct grpc_client_reply reply;
+    assert_int_equal(grpc_client_unary_sync(conn, &req, DEADLINE_MS, &reply), 0);
+    assert_int_equal(reply.status, GRPC_STATUS_OK);
+    const Etcdserverpb__RangeResponse *resp = (const void *)reply.response;
+    int64_t rev = resp->n_kvs == 1 ? resp->kvs[0]->mod_revision : -1;
+    grpc_client_reply_free(&reply);
+    return rev;
+}
+
 static void test_failed_fdatasync_stops_acknowledging(void **state)
 {
     struct grpc_client *client = setup("disk-fault");
@@ -136,21 +155,10 @@ static void test_failed_fdatasync_stops_acknowledging(void **state)
     snprintf(endpoint, sizeof endpoint, "127.0.0.1:%u", port);
     assert_int_equal(grpc_client_connect(client, endpoint, &conn), 0);
     for (uint32_t i = 0; i < acked.n; i++) {
-        char key[32];
-        key_of(key, sizeof key, i);
-        Etcdserverpb__RangeRequest r = ETCDSERVERPB__RANGE_REQUEST__INIT;
-        r.key = (ProtobufCBinaryData){strlen(key), (uint8_t *)key};
-        struct grpc_client_request req = {.path = "/etcdserverpb.KV/Range",
-                                          .message = &r.base,
-                                          .response = &etcdserverpb__range_response__descriptor};
-        struct grpc_client_reply reply;
-        assert_int_equal(grpc_client_unary_sync(conn, &req, DEADLINE_MS, &reply), 0);
-        assert_int_equal(reply.status, GRPC_STATUS_OK);
-        const Etcdserverpb__RangeResponse *resp = (const void *)reply.response;
-        if (resp->n_kvs != 1 || resp->kvs[0]->mod_revision != acked.revision[i])
-            fail_msg("acknowledged %s at revision %lld: %s", key, (long long)acked.revision[i],
-                     resp->n_kvs == 0 ? "missing" : "at another revision");
-        grpc_client_reply_free(&reply);
+        int64_t rev = mod_revision_of(conn, i);
+        if (rev != acked.revision[i])
+            fail_msg("acknowledged key %u at revision %lld: %s", i, (long long)acked.revision[i],
+                     rev < 0 ? "missing" : "at another revision");
     }
     assert_int_equal(test_proc_signal_exit(&p, SIGTERM, DEADLINE_MS), 0);
     grpc_client_destroy(client);
@@ -234,18 +242,7 @@ static void test_corrupt_wal_is_refused_unless_forced(void **state)
     assert_true(test_proc_wait_output(&p, "repaired the WAL", 0));
     snprintf(endpoint, sizeof endpoint, "127.0.0.1:%u", port);
     assert_int_equal(grpc_client_connect(client, endpoint, &conn), 0);
-    char key[32];
-    key_of(key, sizeof key, 0);
-    Etcdserverpb__RangeRequest r = ETCDSERVERPB__RANGE_REQUEST__INIT;
-    r.key = (ProtobufCBinaryData){strlen(key), (uint8_t *)key};
-    struct grpc_client_request req = {.path = "/etcdserverpb.KV/Range",
-                                      .message = &r.base,
-                                      .response = &etcdserverpb__range_response__descriptor};
-    struct grpc_client_reply reply;
-    assert_int_equal(grpc_client_unary_sync(conn, &req, DEADLINE_MS, &reply), 0);
-    assert_int_equal(reply.status, GRPC_STATUS_OK);
-    assert_int_equal(((Etcdserverpb__RangeResponse *)reply.response)->n_kvs, 1);
-    grpc_client_reply_free(&reply);
+    assert_true(mod_revision_of(conn, 0) > 0);
     assert_int_equal(test_proc_signal_exit(&p, SIGTERM, DEADLINE_MS), 0);
     grpc_client_destroy(client);
     test_remove_dir(base_dir);
