@@ -21,10 +21,8 @@
 /* How often the store's reclamation runs after compaction work (APPLY_COMPACT_KEYS_PER_STEP keys
  * a step bounds how long requests wait behind compaction). */
 #define APPLY_TICK_NS        (10u * 1000000u)
-#define APPLY_RECLAIM_ROUNDS 16
-#define APPLY_SNAPSHOT_NICE                                                                     \
-    10 /* the snapshot thread's nice value */ /* reclamation ticks after the compaction work is \
-                                                 done */
+#define APPLY_RECLAIM_ROUNDS 16 /* reclamation ticks after the compaction work is done */
+#define APPLY_SNAPSHOT_NICE  10 /* the snapshot thread's nice value */
 
 static struct apply *apply_of(struct actor *a)
 {

@@ -85,12 +85,11 @@ static bool raft_actor_window_room(struct raft_actor *ra)
 static void raft_actor_propose(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p)
 {
     raft_index index = 0;
-    int err = ra->routes_count == ra->routes_cap || !raft_actor_window_room(ra)
-                  ? -RINGD_EFULL
-                  : raft_propose(ra->raft, p->entry, p->entry_len, &index);
+    int err = -RINGD_EFULL;
+    if (ra->routes_count < ra->routes_cap && raft_actor_window_room(ra) &&
+        (err = raft_propose(ra->raft, p->entry, p->entry_len, &index)) == -RINGD_EFULL)
+        raft_actor_ask_snapshot(ra); /* the window's bytes: a snapshot lets it compact */
     if (err < 0) {
-        if (err == -RINGD_EFULL)
-            raft_actor_ask_snapshot(ra); /* the window's bytes: a snapshot lets it compact */
         raft_actor_refuse(ra, shard, p, raft_actor_propose_err(err));
         return;
     }
@@ -183,6 +182,15 @@ static void raft_actor_advance(struct raft_actor *ra)
     raft_actor_arm_turn(ra);
 }
 
+/* The WAL refused an append: it stopped (its failed callback may not have come yet) or the
+ * record can never fit. Nothing more may be acknowledged; etcd stops too. */
+static _Noreturn void raft_actor_wal_fatal(struct raft_actor *ra, int err)
+{
+    const char *why = wal_error(ra->wal);
+    log_fatal("failed to save Raft hard state and entries",
+              LOG_STR("error", why[0] != '\0' ? why : ringd_strerror(err)));
+}
+
 /* Appends what is left of the Ready to the WAL; once all of it is appended, flushes it, or
  * advances at once when nothing in it needs a sync. A full WAL buffer waits for writable. */
 static void raft_actor_persist(struct raft_actor *ra)
@@ -201,9 +209,7 @@ static void raft_actor_persist(struct raft_actor *ra)
             return;
         }
         if (err < 0)
-            log_fatal(
-                "failed to save Raft hard state and entries",
-                LOG_STR("error", wal_error(ra->wal)[0] ? wal_error(ra->wal) : ringd_strerror(err)));
+            raft_actor_wal_fatal(ra, err);
         ra->ready_entries++;
     }
     if (rd->has_hard_state && !ra->ready_hs_appended) {
@@ -216,9 +222,7 @@ static void raft_actor_persist(struct raft_actor *ra)
             return;
         }
         if (err < 0)
-            log_fatal(
-                "failed to save Raft hard state and entries",
-                LOG_STR("error", wal_error(ra->wal)[0] ? wal_error(ra->wal) : ringd_strerror(err)));
+            raft_actor_wal_fatal(ra, err);
         ra->ready_hs_appended = true;
     }
     if (!ra->wait_entries && !ra->wait_hs) {
@@ -247,8 +251,7 @@ static void raft_actor_compact(struct raft_actor *ra)
     if (err == -RINGD_EFULL)
         return; /* the next snapshot's marker covers this one */
     if (err < 0)
-        log_fatal("failed to save Raft hard state and entries",
-                  LOG_STR("error", wal_error(ra->wal)));
+        raft_actor_wal_fatal(ra, err);
     (void)wal_flush(ra->wal);
     ra->release_index = ra->snap.index;
     ra->release_wait = 2;

@@ -1,5 +1,6 @@
 /* The ringd program: etcd's flags in, a running server out. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,8 +61,28 @@ static void main_raise_nofile(void)
     }
 }
 
-/* mkdir -p with etcd's mode (fileutil.TouchDirAll: 0700), then a writability check. Returns 0
- * or -errno with why naming the step that failed, as Go's errors read. */
+/* fsyncs the directory holding path, which was just created in it: the WAL and snapshots
+ * beneath must not vanish with an entry a crash did not keep. Returns 0 or -errno. */
+static int main_sync_parent(const char *path)
+{
+    char parent[CONFIG_PATH_BYTES_MAX + 16];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (slash == NULL)
+        snprintf(parent, sizeof parent, ".");
+    else
+        slash[slash == parent] = '\0'; /* "/x": the root */
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int err = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return err;
+}
+
+/* mkdir -p with etcd's mode (fileutil.TouchDirAll: 0700), each directory created made durable
+ * in its parent, then a writability check. Returns 0 or -errno with why naming the step that
+ * failed, as Go's errors read. */
 static int main_touch_dir(const char *dir, char *why, size_t why_bytes)
 {
     char path[CONFIG_PATH_BYTES_MAX + 16];
@@ -71,10 +92,10 @@ static int main_touch_dir(const char *dir, char *why, size_t why_bytes)
         if (!end && *p != '/')
             continue;
         *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            int err = errno;
-            snprintf(why, why_bytes, "mkdir %s: %s", path, strerror(err));
-            return -err;
+        int err = mkdir(path, 0700) == 0 ? main_sync_parent(path) : errno == EEXIST ? 0 : -errno;
+        if (err < 0) {
+            snprintf(why, why_bytes, "mkdir %s: %s", path, strerror(-err));
+            return err;
         }
         if (end)
             break;

@@ -77,7 +77,7 @@ struct mvcc_store {
     _Atomic int64_t current_rev; /* published after every version of the revision is linked */
     _Atomic int64_t compact_rev; /* -1 before the first compaction, as etcd's compactMainRev */
     _Atomic int64_t bytes;       /* memory held for keys and versions (the quota's measure) */
-    struct mvcc_writer *w; /* the writer's own state: pending compaction, epoch record */
+    struct mvcc_writer *w;       /* the writer's own state: pending compaction, epoch record */
 };
 
 /* A reader thread's registration: its ck_epoch record. */
