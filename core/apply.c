@@ -294,12 +294,15 @@ static void apply_entry(struct apply *ap, const struct raft_entry *e, struct kv_
     ap->applied_index = e->index;
     ap->snap_log_bytes += e->len;
     ap->applied_term = e->term;
-    if (e->len == 0 || e->data[0] >= KV_OP_INTERNAL) {
+    if (e->len < KV_ENTRY_HEADER_BYTES || e->data[0] >= KV_OP_INTERNAL) {
         ASSERT(p == NULL); /* shards propose only kv ops */
         apply_publish(ap);
         return;
     }
-    struct apply_input in = {.op = e->data[0], .request = e->data + 1, .len = e->len - 1, .p = p};
+    struct apply_input in = {.op = e->data[0],
+                             .request = e->data + KV_ENTRY_HEADER_BYTES,
+                             .len = e->len - KV_ENTRY_HEADER_BYTES,
+                             .p = p};
     bool wait = false;
     if (p != NULL) {
         p->from = shard;

@@ -15,11 +15,10 @@
 #include "raft.h"
 #include "ringd_limits.h"
 
-/* Where the answer to a committed entry goes. term guards against an entry another leader
- * replaced (issue 7): only the entry of the same index and term is the one proposed. */
+/* Where the answer to a committed entry goes: the entry at index (the raft actor matched it to
+ * the proposal by its request id). */
 struct apply_route {
     raft_index index;
-    raft_term term;
     uint16_t shard;
     struct kv_proposal *proposal;
 };

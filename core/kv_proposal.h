@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ringd_bytes.h"
+
 /* An entry's first byte. The raft actor's own entries (core/raft_actor.h) use values from
  * KV_OP_INTERNAL on. */
 enum kv_op {
@@ -23,6 +25,19 @@ enum kv_op {
     KV_OP_INTERNAL = 0x80,
 };
 
+/* Every entry the server writes starts with this header: the op byte, then the request id
+ * (u64, little-endian) the raft actor gives the proposal, by which the member that proposed it
+ * recognises the committed entry (a follower's proposal reaches the log through the leader, so
+ * its index is not known when it is proposed). The packed request follows. */
+#define KV_ENTRY_HEADER_BYTES 9
+
+/* The request id of an entry's data, or 0 for an entry without the header (a new leader's empty
+ * entry). */
+static inline uint64_t kv_entry_id(const uint8_t *data, uint32_t len)
+{
+    return len >= KV_ENTRY_HEADER_BYTES ? le_get_u64(data + 1) : 0;
+}
+
 struct kv_proposal {
     struct kv_proposal *next; /* for whichever side holds it to queue it */
     void *origin;  /* the shard's handle for the reply (its call); apply never reads it */
@@ -33,7 +48,9 @@ struct kv_proposal {
     uint8_t *response; /* packed response when err is 0; apply's memory */
     size_t response_len;
     uint32_t entry_len;
-    uint8_t entry[]; /* the log entry: one byte of enum kv_op, then the packed request */
+    /* The log entry: the header (the op; the id, which the raft actor writes), the packed
+     * request. */
+    uint8_t entry[];
 };
 
 #endif

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "ringd_assert.h"
@@ -55,10 +56,28 @@ static int raft_actor_propose_err(int err)
     case RINGD_EREQUEST_TOO_LARGE:
         return -RINGD_ETOO_MANY_REQUESTS; /* etcd: applied too far behind committed */
     case RINGD_ENOT_LEADER:
-        return -RINGD_ENO_LEADER; /* forwarding to the leader is issue 7 */
+        return -RINGD_ENO_LEADER; /* a follower that knows no leader to forward to */
     default:
         return err;
     }
+}
+
+/* The next request id, etcd's idutil layout: the member id's low 16 bits, then a counter that
+ * starts at the start's unix time in milliseconds shifted left by 8 (48 bits, wrapping), so ids
+ * differ between members and between starts of one member. Never 0. */
+static uint64_t raft_actor_next_id(struct raft_actor *ra)
+{
+    if (ra->next_id == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+        ra->next_id = (ra->view->member_id << 48) | ((ms << 8) & ((1ull << 48) - 1));
+    }
+    uint64_t prefix = ra->next_id & ~((1ull << 48) - 1);
+    do
+        ra->next_id = prefix | ((ra->next_id + 1) & ((1ull << 48) - 1));
+    while (ra->next_id == 0);
+    return ra->next_id;
 }
 
 static void raft_actor_ask_snapshot(struct raft_actor *ra)
@@ -82,54 +101,80 @@ static bool raft_actor_window_room(struct raft_actor *ra)
     return used + RAFT_ACTOR_RESERVED_ENTRIES < ra->window;
 }
 
+/* A shard's proposal: the entry gets its request id and goes into the log (a follower forwards
+ * it to the leader, and its index is known only once committed). */
 static void raft_actor_propose(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p)
 {
+    ASSERT(p->entry_len >= KV_ENTRY_HEADER_BYTES);
     raft_index index = 0;
     int err = -RINGD_EFULL;
-    if (ra->routes_count < ra->routes_cap && raft_actor_window_room(ra) &&
+    uint64_t id = raft_actor_next_id(ra);
+    le_put_u64(p->entry + 1, id);
+    if (!proposal_routes_full(&ra->routes) && raft_actor_window_room(ra) &&
         (err = raft_propose(ra->raft, p->entry, p->entry_len, &index)) == -RINGD_EFULL)
         raft_actor_ask_snapshot(ra); /* the window's bytes: a snapshot lets it compact */
     if (err < 0) {
         raft_actor_refuse(ra, shard, p, raft_actor_propose_err(err));
         return;
     }
-    ra->log_last = index;
-    uint32_t slot = (ra->routes_head + ra->routes_count++) % ra->routes_cap;
-    ra->routes[slot] = (struct apply_route){.index = index, .shard = shard, .proposal = p};
+    if (index > ra->log_last)
+        ra->log_last = index;
+    struct apply_route r = {.index = index, .shard = shard, .proposal = p};
+    proposal_routes_add(&ra->routes, id, &r, ra->ticks + ra->request_timeout_ticks);
     raft_actor_arm_turn(ra);
 }
 
-/* One of the actor's own entries, at start: the window keeps room for them. */
-static int raft_actor_propose_own(struct raft_actor *ra, enum raft_actor_entry kind)
+/* One of the actor's own entries (the window keeps room for them); *id_out is its request id. */
+static int raft_actor_propose_own(struct raft_actor *ra, enum raft_actor_entry kind,
+                                  uint64_t *id_out)
 {
-    uint8_t data = (uint8_t)kind;
-    int err = raft_propose(ra->raft, &data, 1, &ra->serve_index);
-    if (err < 0)
-        log_error("the log window has no room for the start-up entries",
-                  LOG_U64("window", ra->window), LOG_U64("first-index", ra->log_first),
-                  LOG_U64("last-index", ra->log_last), LOG_STR("error", ringd_strerror(err)));
-    else
-        ra->log_last = ra->serve_index;
-    return err;
+    uint8_t data[KV_ENTRY_HEADER_BYTES] = {(uint8_t)kind};
+    uint64_t id = raft_actor_next_id(ra);
+    le_put_u64(data + 1, id);
+    raft_index index = 0;
+    int err = raft_propose(ra->raft, data, sizeof data, &index);
+    if (err < 0) {
+        log_warn("could not propose the member's start-up entry", LOG_U64("window", ra->window),
+                 LOG_U64("first-index", ra->log_first), LOG_U64("last-index", ra->log_last),
+                 LOG_STR("error", ringd_strerror(err)));
+        return err;
+    }
+    if (index > ra->log_last)
+        ra->log_last = index;
+    if (id_out != NULL)
+        *id_out = id;
+    return 0;
 }
 
-/* The Ready's entries carry the term of the routes they match. */
-static void raft_actor_term_routes(struct raft_actor *ra, const struct raft_ready *rd)
+/* The member publishes its attributes once it knows a leader (etcd's publish), again each
+ * request timeout until the entry commits; the leader of a new cluster also sets the version. */
+static void raft_actor_publish_own(struct raft_actor *ra)
 {
-    for (uint32_t i = 0; i < rd->n_entries; i++) {
-        if (ra->routes_termed == ra->routes_count)
-            return;
-        struct apply_route *r = &ra->routes[(ra->routes_head + ra->routes_termed) % ra->routes_cap];
-        if (r->index == rd->entries[i].index) {
-            r->term = rd->entries[i].term;
-            ra->routes_termed++;
-        }
+    if (ra->leader == RAFT_NONE || ra->serve_index != 0)
+        return;
+    if (ra->attr_id == 0 || ra->ticks >= ra->attr_deadline_tick) {
+        if (raft_actor_propose_own(ra, RAFT_ACTOR_ENTRY_ATTRIBUTES, &ra->attr_id) == 0)
+            ra->attr_deadline_tick = ra->ticks + ra->request_timeout_ticks;
     }
+    if (ra->fresh && !ra->version_proposed && ra->leader == ra->view->member_id &&
+        raft_actor_propose_own(ra, RAFT_ACTOR_ENTRY_VERSION, NULL) == 0)
+        ra->version_proposed = true;
+    raft_actor_arm_turn(ra);
+}
+
+/* Proposals that will not commit: their deadline passed, or another entry took their index. */
+static void raft_actor_expire(struct raft_actor *ra)
+{
+    struct apply_route r;
+    while (proposal_routes_expire(&ra->routes, ra->ticks, ra->committed, &r))
+        raft_actor_refuse(ra, r.shard, r.proposal,
+                          r.index != 0 && r.index <= ra->committed ? -RINGD_ELEADER_CHANGED
+                                                                   : -RINGD_ETIMEOUT);
 }
 
 /* Hands the Ready's committed entries to the apply actor with the routes of those proposed
- * here. A route below the next committed index, or of another term, lost its entry to another
- * leader's: its proposal is refused. */
+ * here, found by the request id in each entry. A proposal of this member whose index another
+ * entry took lost it to another leader: it is refused. */
 static void raft_actor_hand_committed(struct raft_actor *ra, const struct raft_ready *rd)
 {
     if (rd->n_committed == 0)
@@ -143,21 +188,32 @@ static void raft_actor_hand_committed(struct raft_actor *ra, const struct raft_r
     memcpy(b->entries, rd->committed, rd->n_committed * sizeof *rd->committed);
     for (uint32_t i = 0; i < rd->n_committed; i++) {
         const struct raft_entry *e = &rd->committed[i];
-        while (ra->routes_count > 0 && ra->routes[ra->routes_head].index <= e->index) {
-            struct apply_route r = ra->routes[ra->routes_head];
-            ra->routes_head = (ra->routes_head + 1) % ra->routes_cap;
-            ra->routes_count--;
-            ASSERT(ra->routes_termed > 0); /* committed entries were in a Ready */
-            ra->routes_termed--;
-            if (r.index == e->index && r.term == e->term)
-                b->routes[b->n_routes++] = r;
-            else
-                raft_actor_refuse(ra, r.shard, r.proposal, -RINGD_ELEADER_CHANGED);
-        }
+        uint64_t id = kv_entry_id(e->data, e->len);
+        struct apply_route r;
+        if (id != 0 && id == ra->attr_id)
+            ra->serve_index = e->index;
+        else if (proposal_routes_take(&ra->routes, id, &r))
+            b->routes[b->n_routes++] =
+                (struct apply_route){.index = e->index, .shard = r.shard, .proposal = r.proposal};
     }
+    ra->committed = rd->committed[rd->n_committed - 1].index;
+    raft_actor_expire(ra);
     struct msg m = {.type = MSG_APPLY_ENTRIES, .ptr = b};
     int err = actor_send(ra->actor, ra->apply_id, &m);
     ASSERT(err == 0); /* the mailbox holds every batch */
+}
+
+/* Hands messages to the transport; one it cannot queue is lost as a network would lose it, and
+ * raft probes that member again. */
+static void raft_actor_send(struct raft_actor *ra, const struct raft_msg *msgs, uint32_t n)
+{
+    const struct raft_transport *t = &ra->transport;
+    for (uint32_t i = 0; i < n; i++) {
+        ASSERT(t->ops != NULL); /* a member with no transport has no peers to address */
+        int err = t->ops->send(t->t, &msgs[i]);
+        if (err < 0)
+            raft_report_unreachable(ra->raft, msgs[i].to);
+    }
 }
 
 static void raft_actor_publish(struct raft_actor *ra, const struct raft_ready *rd)
@@ -168,6 +224,8 @@ static void raft_actor_publish(struct raft_actor *ra, const struct raft_ready *r
     }
     if (rd->soft_state_changed || rd->has_hard_state)
         cluster_view_set_leader(ra->view, rd->leader, ra->term);
+    if (rd->soft_state_changed)
+        ra->leader = rd->leader;
 }
 
 /* The next Ready comes at the end of the turn, not from inside a WAL callback: the WAL sends
@@ -175,10 +233,11 @@ static void raft_actor_publish(struct raft_actor *ra, const struct raft_ready *r
  * start a fresh one. */
 static void raft_actor_advance(struct raft_actor *ra)
 {
+    /* The Ready is durable: its promises (votes, acknowledgements) may leave now. */
+    raft_actor_send(ra, ra->ready.msgs_after_persist, ra->ready.n_msgs_after_persist);
     raft_advance(ra->raft, &ra->ready);
     ra->ready_out = false;
-    /* Messages to peers (msgs_send_now, msgs_after_persist) are issue 7's: a single member has
-     * no peer to send to. */
+    raft_actor_publish_own(ra);
     raft_actor_arm_turn(ra);
 }
 
@@ -285,7 +344,8 @@ static void raft_actor_process(struct raft_actor *ra)
     raft_actor_publish(ra, rd);
     if (rd->n_entries > 0 && rd->entries[rd->n_entries - 1].index > ra->log_last)
         ra->log_last = rd->entries[rd->n_entries - 1].index;
-    raft_actor_term_routes(ra, rd);
+    /* The leader's own traffic leaves while its log is written (pipelining). */
+    raft_actor_send(ra, rd->msgs_send_now, rd->n_msgs_send_now);
     raft_actor_hand_committed(ra, rd);
     raft_actor_persist(ra);
 }
@@ -343,20 +403,33 @@ static void raft_actor_on_event(void *ctx, const char *line)
     log_info(line);
 }
 
-/* A new cluster of one: the members entry at index 1 of term 1, committed, as etcd's
- * StartNode writes it, recorded in the WAL before anything else. */
+/* A new cluster: one members entry per initial member at indexes 1..n of term 1, committed, as
+ * etcd's StartNode writes its ConfChangeAddNode entries, recorded in the WAL before anything
+ * else. */
 static int raft_actor_bootstrap(struct raft_actor *ra, struct raft_hard_state *hs)
 {
-    uint8_t data = RAFT_ACTOR_ENTRY_MEMBERS;
-    struct raft_entry e = {.term = 1, .index = 1, .data = &data, .len = 1};
-    int err = raft_restore_entries(ra->raft, &e, 1);
-    if (err < 0)
-        return err;
-    *hs = (struct raft_hard_state){.term = 1, .commit = 1};
-    struct wal_entry we = {.term = 1, .index = 1, .data = &data, .data_bytes = 1};
-    struct wal_hard_state whs = {.term = 1, .commit = 1};
-    err = wal_append_entry(ra->wal, &we);
-    return err < 0 ? err : wal_append_hard_state(ra->wal, &whs);
+    uint32_t n = ra->view->ids.members_count;
+    for (uint32_t i = 1; i <= n; i++) {
+        uint8_t data[KV_ENTRY_HEADER_BYTES] = {RAFT_ACTOR_ENTRY_MEMBERS};
+        struct raft_entry e = {.term = 1, .index = i, .data = data, .len = sizeof data};
+        int err = raft_restore_entries(ra->raft, &e, 1);
+        struct wal_entry we = {.term = 1, .index = i, .data = data, .data_bytes = sizeof data};
+        if (err < 0 || (err = wal_append_entry(ra->wal, &we)) < 0)
+            return err;
+    }
+    *hs = (struct raft_hard_state){.term = 1, .commit = n};
+    struct wal_hard_state whs = {.term = 1, .commit = n};
+    return wal_append_hard_state(ra->wal, &whs);
+}
+
+/* The members in force: the initial cluster's (membership changes are not applied yet). */
+static void raft_actor_conf(const struct raft_actor *ra, struct raft_conf_state *conf)
+{
+    const struct cluster_ids *ids = &ra->view->ids;
+    ASSERT(ids->members_count >= 1 && ids->members_count <= RAFT_MEMBERS_MAX);
+    *conf = (struct raft_conf_state){.n_voters = ids->members_count};
+    for (uint32_t i = 0; i < ids->members_count; i++)
+        conf->voters[i] = ids->members[i].id;
 }
 
 /* The log window: the entries between two snapshots, the catch-up entries kept below one, and
@@ -370,6 +443,23 @@ static uint32_t raft_actor_window(uint64_t snapshot_count, uint16_t shards)
     while (w < need && w < RAFT_LOG_ENTRIES_MAX)
         w *= 2;
     return w;
+}
+
+/* One voter elects itself now and publishes its attributes (and, new, the version) at once.
+ * Members of a larger cluster wait for an election timeout, fast-forwarded as etcd's
+ * --initial-election-tick-advance does so the first election does not wait a whole timeout. */
+static void raft_actor_elect(struct raft_actor *ra)
+{
+    if (ra->view->ids.members_count == 1) {
+        int err = raft_campaign(ra->raft);
+        ASSERT(err == 0); /* the only voter may campaign */
+        ra->leader = ra->view->member_id;
+        raft_actor_publish_own(ra);
+        return;
+    }
+    if (ra->election_tick_advance)
+        for (uint32_t i = 1; i < ra->election_ticks; i++)
+            raft_tick(ra->raft);
 }
 
 static int raft_actor_open(struct raft_actor *ra)
@@ -386,8 +476,7 @@ static int raft_actor_open(struct raft_actor *ra)
     if (ra->raft == NULL)
         return -ENOMEM;
     struct raft_snapshot_meta snap = {.index = ra->snapshot_index, .term = ra->snapshot_term};
-    snap.conf.n_voters = 1; /* membership is issue 7's */
-    snap.conf.voters[0] = ra->view->member_id;
+    raft_actor_conf(ra, &snap.conf);
     int err = raft_restore_snapshot(ra->raft, &snap);
     if (err < 0)
         return err;
@@ -416,10 +505,11 @@ static int raft_actor_open(struct raft_actor *ra)
                                       .vote = rec.hard_state.vote,
                                       .commit = rec.hard_state.commit};
     bool fresh = !rec.has_hard_state && rec.last_index == 0 && ra->snapshot_index == 0;
+    ra->fresh = fresh;
     ra->log_first = ra->snapshot_index;
     ra->log_last = rec.last_index > ra->snapshot_index ? rec.last_index : ra->snapshot_index;
     if (fresh)
-        ra->log_last = 1;
+        ra->log_last = ra->view->ids.members_count;
     if (fresh && (err = raft_actor_bootstrap(ra, &hs)) < 0)
         return err;
     err = raft_restore_finish(ra->raft, &hs, ra->snapshot_index);
@@ -433,25 +523,49 @@ static int raft_actor_open(struct raft_actor *ra)
     log_info("opened the WAL", LOG_STR("wal-dir", ra->wal_dir), LOG_U64("entries", rec.entries),
              LOG_U64("last-index", rec.last_index), LOG_U64("term", hs.term),
              LOG_U64("commit", hs.commit), LOG_U64("snapshot-index", ra->snapshot_index));
-    /* One voter: it elects itself now, then writes its attributes (and, new, the version). */
-    err = raft_campaign(ra->raft);
-    if (err < 0)
-        return err;
-    err = raft_actor_propose_own(ra, RAFT_ACTOR_ENTRY_ATTRIBUTES);
-    if (err == 0 && fresh)
-        err = raft_actor_propose_own(ra, RAFT_ACTOR_ENTRY_VERSION);
-    return err;
+    raft_actor_elect(ra);
+    return 0;
 }
 
 static void raft_actor_tick(struct timer *t, uint64_t now_ns)
 {
     (void)now_ns;
     struct raft_actor *ra = (struct raft_actor *)((char *)t - offsetof(struct raft_actor, tick));
+    ra->ticks++;
     raft_tick(ra->raft);
+    raft_actor_expire(ra);
+    raft_actor_publish_own(ra);
     if (raft_has_ready(ra->raft))
         raft_actor_arm_turn(ra);
     int err = actor_timer_start(ra->actor, &ra->tick, ra->tick_ns, raft_actor_tick);
     ASSERT(err == 0);
+}
+
+/* Transport events. */
+
+static void raft_actor_receive_peer(void *ctx, const struct raft_msg *m)
+{
+    struct raft_actor *ra = ctx;
+    int err = raft_step(ra->raft, m);
+    if (err < 0)
+        log_warn("dropped a message from a peer", LOG_U64("from", m->from),
+                 LOG_STR("type", raft_msg_type_name((enum raft_msg_type)m->type)),
+                 LOG_STR("error", ringd_strerror(err)));
+    if (raft_has_ready(ra->raft))
+        raft_actor_arm_turn(ra);
+}
+
+static void raft_actor_unreachable(void *ctx, raft_id id)
+{
+    struct raft_actor *ra = ctx;
+    raft_report_unreachable(ra->raft, id);
+}
+
+static void raft_actor_snapshot_sent(void *ctx, raft_id id, bool ok)
+{
+    struct raft_actor *ra = ctx;
+    raft_report_snapshot(ra->raft, id, ok);
+    raft_actor_arm_turn(ra);
 }
 
 /* Actor ops. */
@@ -460,10 +574,12 @@ static int raft_actor_start(struct actor *a)
 {
     struct raft_actor *ra = raft_actor_of(a);
     ra->actor = a;
-    ra->routes_cap = (uint32_t)ra->shards * SHARD_PROPOSALS_MAX;
-    ra->routes = calloc(ra->routes_cap, sizeof *ra->routes);
-    if (ra->routes == NULL)
-        return -ENOMEM;
+    int err = proposal_routes_init(&ra->routes, (uint32_t)ra->shards * SHARD_PROPOSALS_MAX);
+    if (err < 0)
+        return err;
+    /* etcd's ReqTimeout: 5 s plus twice the election timeout. */
+    ra->request_timeout_ticks =
+        (5000000000ull + 2ull * ra->election_ticks * ra->tick_ns + ra->tick_ns - 1) / ra->tick_ns;
     for (uint32_t i = 0; i < RAFT_ACTOR_BATCHES; i++) {
         struct apply_batch *b = malloc(sizeof *b);
         if (b == NULL)
@@ -473,13 +589,26 @@ static int raft_actor_start(struct actor *a)
     }
     for (uint16_t i = 0; i < ra->shards; i++) {
         uint16_t id = ra->shard_ids[i];
-        int err = outbox_init(&ra->replies[id], id, SHARD_PROPOSALS_MAX + 1);
+        err = outbox_init(&ra->replies[id], id, SHARD_PROPOSALS_MAX + 1);
         if (err < 0)
             return err;
     }
-    int err = raft_actor_open(ra);
+    err = raft_actor_open(ra);
     if (err < 0)
         return err;
+    if (ra->transport.ops != NULL) {
+        static const struct raft_transport_events events = {
+            .receive = raft_actor_receive_peer,
+            .unreachable = raft_actor_unreachable,
+            .snapshot_sent = raft_actor_snapshot_sent,
+        };
+        struct raft_transport_events ev = events;
+        ev.ctx = ra;
+        ra->transport_events = ev;
+        err = ra->transport.ops->start(ra->transport.t, &a->loop, &ra->transport_events);
+        if (err < 0)
+            return err;
+    }
     err = actor_timer_start(a, &ra->tick, ra->tick_ns, raft_actor_tick);
     ASSERT(err == 0);
     raft_actor_arm_turn(ra);
@@ -496,7 +625,7 @@ static void raft_actor_applied(struct raft_actor *ra, const struct msg *m)
     ASSERT(ra->batches_out > 0);
     ra->batches_out--;
     ra->applied = m->a;
-    if (!ra->serving && ra->applied >= ra->serve_index) {
+    if (!ra->serving && ra->serve_index != 0 && ra->applied >= ra->serve_index) {
         ra->serving = true;
         for (uint16_t i = 0; i < ra->shards; i++) {
             uint16_t id = ra->shard_ids[i];
@@ -520,8 +649,7 @@ static void raft_actor_receive(struct actor *a, const struct msg *m)
         break;
     case MSG_SNAPSHOT_DONE:
         ra->snap = (struct raft_snapshot_meta){.index = m->a, .term = m->b};
-        ra->snap.conf.n_voters = 1; /* membership is issue 7's */
-        ra->snap.conf.voters[0] = ra->view->member_id;
+        raft_actor_conf(ra, &ra->snap.conf);
         ra->snap_pending = true;
         raft_actor_arm_turn(ra);
         break;
@@ -539,7 +667,10 @@ static void raft_actor_writable(struct actor *a, uint16_t to)
  * shards' proposals are answered. */
 static void raft_actor_stop(struct actor *a)
 {
-    actor_timer_stop(a, &raft_actor_of(a)->tick);
+    struct raft_actor *ra = raft_actor_of(a);
+    actor_timer_stop(a, &ra->tick);
+    if (ra->transport.ops != NULL)
+        ra->transport.ops->stop(ra->transport.t);
 }
 
 /* Leaves once every proposal is answered (the shards left only then), nothing is at the apply
@@ -549,7 +680,9 @@ static bool raft_actor_quiescent(struct actor *a)
     struct raft_actor *ra = raft_actor_of(a);
     if (ra->wal == NULL)
         return true; /* the start failed */
-    if (ra->ready_out || ra->batches_out > 0 || ra->routes_count > 0 || timer_armed(&ra->turn))
+    if (ra->ready_out || ra->batches_out > 0 || ra->routes.count > 0 || timer_armed(&ra->turn))
+        return false;
+    if (ra->transport.ops != NULL && !ra->transport.ops->idle(ra->transport.t))
         return false;
     (void)wal_flush(ra->wal);
     return wal_idle(ra->wal);
@@ -577,7 +710,7 @@ static void raft_actor_finish(struct actor *a)
         ra->batches_free = b->next;
         free(b);
     }
-    free(ra->routes);
+    proposal_routes_destroy(&ra->routes);
 }
 
 const struct actor_ops raft_actor_ops = {

@@ -26,6 +26,10 @@
  * appends a snapshot marker to the WAL and, once that is durable, removes the segments below
  * it beyond --max-wals. A window full before --snapshot-count entries asks for one at once.
  *
+ * Proposals are matched to their committed entries by a request id in the entry (a follower's
+ * go through the leader, which gives them their index); one that does not commit within etcd's
+ * request timeout is answered "request timed out".
+ *
  * Bounds: routes (proposals in the log, not yet committed) are at most every shard's
  * SHARD_PROPOSALS_MAX; RAFT_ACTOR_BATCHES batches at the apply actor at once (a Ready waits for
  * a free one); the core's log window (raft_propose's -RINGD_EFULL answers "etcdserver: too many
@@ -43,7 +47,9 @@
 #include "cluster_view.h"
 #include "kv_proposal.h"
 #include "outbox.h"
+#include "proposal_routes.h"
 #include "raft.h"
+#include "raft_transport.h"
 #include "ringd_limits.h"
 #include "wal.h"
 
@@ -75,9 +81,12 @@ struct raft_actor {
     struct cluster_view *view;
     const char *wal_dir;
     struct wal_options wal_options;
+    struct raft_transport transport; /* ops NULL: a single member, no peers */
+    struct raft_transport_events transport_events;
     uint64_t tick_ns; /* --heartbeat-interval: one raft tick */
     uint32_t election_ticks;
-    raft_index snapshot_index; /* the snapshot the server loaded (0: none) */
+    bool election_tick_advance; /* --initial-election-tick-advance */
+    raft_index snapshot_index;  /* the snapshot the server loaded (0: none) */
     raft_term snapshot_term;
     uint64_t snapshot_count; /* --snapshot-count: sizes the log window */
     uint32_t max_wals;       /* --max-wals (0: keep all) */
@@ -96,26 +105,30 @@ struct raft_actor {
     bool wait_hs;                      /* nor its hard state (a new term or vote) */
     struct timer turn;                 /* end of a loop turn: what gathered becomes a Ready */
     struct timer tick;                 /* raft's clock */
+    uint64_t ticks;                    /* since start: request deadlines */
+    uint64_t request_timeout_ticks;    /* etcd's ReqTimeout: 5 s + 2 election timeouts */
     raft_term term;                    /* the current term, as the last Ready said */
+    raft_id leader;                    /* as the last Ready said */
     struct outbox replies[ACTORS_MAX]; /* by shard id: refusals and MSG_SERVE */
-    struct apply_route *routes;        /* proposals in the log, not yet committed: a ring */
-    uint32_t routes_cap;
-    uint32_t routes_head;
-    uint32_t routes_count;
-    uint32_t routes_termed; /* of them, those whose entry a Ready carried (term known) */
+    struct proposal_routes routes;     /* proposals in the log, not yet committed */
+    uint64_t next_id;                  /* the next request id (etcd's idutil layout) */
     struct apply_batch *batches_free;
     uint32_t batches_out;
-    raft_index applied; /* the last entry the apply actor reported applied */
-    bool snap_asked;    /* the window was full: the apply actor was asked for a snapshot */
-    bool snap_pending;  /* a durable snapshot to compact the log to, once no Ready is out */
+    raft_index committed; /* the last entry handed to the apply actor */
+    raft_index applied;   /* the last entry the apply actor reported applied */
+    bool snap_asked;      /* the window was full: the apply actor was asked for a snapshot */
+    bool snap_pending;    /* a durable snapshot to compact the log to, once no Ready is out */
     struct raft_snapshot_meta snap;
     raft_index release_index; /* WAL segments below it go once the marker is durable */
     uint32_t release_wait;    /* durable reports still to come before that */
-    raft_index serve_index;   /* this start's attributes entry: serve once applied */
-    uint32_t window;          /* the core's log window, in entries */
-    raft_index log_first;     /* entries up to it are compacted out of the window */
-    raft_index log_last;
-    /* the last entry in the log */ /* start-up: the index the WAL's next new entry must have */
+    bool fresh;               /* this start bootstrapped the cluster */
+    bool version_proposed;
+    uint64_t attr_id;            /* this start's attributes entry: 0 until proposed */
+    uint64_t attr_deadline_tick; /* proposed again then if not committed */
+    raft_index serve_index;      /* its index once committed: serve once applied */
+    uint32_t window;             /* the core's log window, in entries */
+    raft_index log_first;        /* entries up to it are compacted out of the window */
+    raft_index log_last;         /* the last entry in the log */
     bool serving;
 };
 

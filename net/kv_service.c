@@ -108,16 +108,17 @@ static void kv_propose(struct shard *s, struct grpc_call *call, enum kv_op op,
         return;
     }
     ASSERT(len < UINT32_MAX); /* below --max-request-bytes */
-    struct kv_proposal *p = malloc(sizeof *p + 1 + len);
+    struct kv_proposal *p = malloc(sizeof *p + KV_ENTRY_HEADER_BYTES + len);
     if (p == NULL) {
         if (call != NULL)
             grpc_error_finish(call, -ENOMEM);
         return;
     }
-    *p = (struct kv_proposal){.origin = call, .reply_err = reply_err, .entry_len = 1 + len};
+    *p = (struct kv_proposal){
+        .origin = call, .reply_err = reply_err, .entry_len = KV_ENTRY_HEADER_BYTES + len};
     p->entry[0] = (uint8_t)op;
     if (len > 0)
-        memcpy(p->entry + 1, request, len);
+        memcpy(p->entry + KV_ENTRY_HEADER_BYTES, request, len);
     if (call != NULL)
         grpc_call_set_user(call, p);
     struct msg m = {.type = MSG_KV_PROPOSE, .ptr = p};

@@ -192,6 +192,7 @@ int main(int argc, char **argv, char **envp)
     opt.wal_options.force = cfg.wal_force;
     opt.heartbeat_ms = cfg.heartbeat_interval_ms;
     opt.election_ms = cfg.election_timeout_ms;
+    opt.election_tick_advance = cfg.initial_election_tick_advance;
     opt.shards = (uint16_t)cfg.shards;
     opt.quota_backend_bytes = cfg.quota_backend_bytes;
     opt.max_txn_ops = cfg.max_txn_ops > UINT32_MAX ? UINT32_MAX : (uint32_t)cfg.max_txn_ops;

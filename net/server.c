@@ -201,7 +201,8 @@ int server_run(const struct server_options *opt)
                                .snapshot_count = opt->snapshot_count,
                                .max_wals = opt->max_wals,
                                .tick_ns = opt->heartbeat_ms * 1000000u,
-                               .election_ticks = (uint32_t)(opt->election_ms / opt->heartbeat_ms)};
+                               .election_ticks = (uint32_t)(opt->election_ms / opt->heartbeat_ms),
+                               .election_tick_advance = opt->election_tick_advance};
     struct shard_common common = {
         .view = opt->view,
         .store = &store,

@@ -25,6 +25,7 @@ struct server_options {
     struct wal_options wal_options; /* defaults but for the tests' fault hook */
     uint64_t heartbeat_ms;          /* --heartbeat-interval */
     uint64_t election_ms;           /* --election-timeout */
+    bool election_tick_advance;     /* --initial-election-tick-advance */
     uint16_t shards;
     int64_t quota_backend_bytes; /* --quota-backend-bytes as etcd reads it: 0 default, < 0 none */
     uint32_t max_txn_ops;        /* --max-txn-ops */
