@@ -29,6 +29,12 @@ enum msg_type {
     MSG_SNAPSHOT_ASK,
     /* apply -> raft: a snapshot is durable: a = its index, b = its term */
     MSG_SNAPSHOT_DONE,
+    /* shard -> raft: the shard holds linearizable reads: ask for a read index (one out per
+     * shard) */
+    MSG_READ_INDEX,
+    /* raft -> shard: this member applied the read index asked for (a = 0), or it could not be
+     * had (a = a negated RINGD error as uint64_t) */
+    MSG_READ_READY,
     MSG_TYPE_COUNT,
 };
 

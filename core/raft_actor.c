@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "raft_actor_read.h"
 #include "ringd_assert.h"
 #include "ringd_error.h"
 
@@ -332,6 +333,7 @@ static void raft_actor_process(struct raft_actor *ra)
 {
     if (ra->snap_pending && !ra->ready_out)
         raft_actor_compact(ra);
+    raft_actor_read_start(ra);
     if (ra->ready_out || ra->batches_free == NULL || !raft_has_ready(ra->raft))
         return;
     struct raft_ready *rd = &ra->ready;
@@ -347,6 +349,7 @@ static void raft_actor_process(struct raft_actor *ra)
     /* The leader's own traffic leaves while its log is written (pipelining). */
     raft_actor_send(ra, rd->msgs_send_now, rd->n_msgs_send_now);
     raft_actor_hand_committed(ra, rd);
+    raft_actor_read_answered(ra, rd->read_states, rd->n_read_states);
     raft_actor_persist(ra);
 }
 
@@ -534,6 +537,7 @@ static void raft_actor_tick(struct timer *t, uint64_t now_ns)
     ra->ticks++;
     raft_tick(ra->raft);
     raft_actor_expire(ra);
+    raft_actor_read_tick(ra);
     raft_actor_publish_own(ra);
     if (raft_has_ready(ra->raft))
         raft_actor_arm_turn(ra);
@@ -589,7 +593,8 @@ static int raft_actor_start(struct actor *a)
     }
     for (uint16_t i = 0; i < ra->shards; i++) {
         uint16_t id = ra->shard_ids[i];
-        err = outbox_init(&ra->replies[id], id, SHARD_PROPOSALS_MAX + 1);
+        /* Refusals, MSG_SERVE and one MSG_READ_READY. */
+        err = outbox_init(&ra->replies[id], id, SHARD_PROPOSALS_MAX + 2);
         if (err < 0)
             return err;
     }
@@ -625,6 +630,7 @@ static void raft_actor_applied(struct raft_actor *ra, const struct msg *m)
     ASSERT(ra->batches_out > 0);
     ra->batches_out--;
     ra->applied = m->a;
+    raft_actor_read_release(ra);
     if (!ra->serving && ra->serve_index != 0 && ra->applied >= ra->serve_index) {
         ra->serving = true;
         for (uint16_t i = 0; i < ra->shards; i++) {
@@ -646,6 +652,12 @@ static void raft_actor_receive(struct actor *a, const struct msg *m)
         break;
     case MSG_APPLY_DONE:
         raft_actor_applied(ra, m);
+        break;
+    case MSG_READ_INDEX:
+        raft_actor_read_ask(ra, m->from);
+        if (ra->stopping)
+            raft_actor_read_fail_all(ra, -RINGD_ESTOPPED);
+        raft_actor_arm_turn(ra);
         break;
     case MSG_SNAPSHOT_DONE:
         ra->snap = (struct raft_snapshot_meta){.index = m->a, .term = m->b};
@@ -669,6 +681,8 @@ static void raft_actor_stop(struct actor *a)
 {
     struct raft_actor *ra = raft_actor_of(a);
     actor_timer_stop(a, &ra->tick);
+    ra->stopping = true;
+    raft_actor_read_fail_all(ra, -RINGD_ESTOPPED);
     if (ra->transport.ops != NULL)
         ra->transport.ops->stop(ra->transport.t);
 }

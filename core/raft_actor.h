@@ -61,6 +61,21 @@ enum raft_actor_entry {
 };
 
 #define RAFT_ACTOR_BATCHES 4 /* apply batches out at once */
+/* Read-index rounds out at once: each covers the shards that asked in one loop turn. */
+#define RAFT_ACTOR_READ_ROUNDS 16
+/* A round the leader has not answered is asked again after this long (etcd's
+ * readIndexRetryTime), under a new context. */
+#define RAFT_ACTOR_READ_RETRY_NS 500000000ull
+
+/* One read-index request: the shards it answers (a bit per actor id), and the index they may
+ * read at once this member applied it (0: not answered yet). */
+struct raft_actor_read_round {
+    uint64_t context;
+    uint64_t shards;
+    raft_index index;
+    uint64_t asked_tick;
+    uint64_t deadline_tick;
+};
 /* Entries kept in the log window below a snapshot, for followers a little behind (etcd's
  * SnapshotCatchUpEntries). */
 #define RAFT_ACTOR_CATCH_UP_ENTRIES 5000
@@ -114,6 +129,11 @@ struct raft_actor {
     uint64_t next_id;                  /* the next request id (etcd's idutil layout) */
     struct apply_batch *batches_free;
     uint32_t batches_out;
+    uint64_t read_shards;     /* shards whose read-index request waits for the next round */
+    uint64_t read_since_tick; /* since when the oldest of them waits */
+    uint64_t read_context;    /* the last round's context */
+    uint32_t read_rounds_count;
+    struct raft_actor_read_round read_rounds[RAFT_ACTOR_READ_ROUNDS];
     raft_index committed; /* the last entry handed to the apply actor */
     raft_index applied;   /* the last entry the apply actor reported applied */
     bool snap_asked;      /* the window was full: the apply actor was asked for a snapshot */
@@ -130,6 +150,7 @@ struct raft_actor {
     raft_index log_first;        /* entries up to it are compacted out of the window */
     raft_index log_last;         /* the last entry in the log */
     bool serving;
+    bool stopping; /* shutdown began: read-index requests are refused */
 };
 
 /* The actor ops; ctx is a struct raft_actor with the "before runtime_start" fields set. */

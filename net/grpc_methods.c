@@ -42,18 +42,19 @@ enum {
 #define ETCD(svc, meth, req, resp, kind, handler, flags) \
     METHOD(etcdserverpb, svc, meth, req, resp, kind, handler, flags)
 
-/* A unary etcd method whose handler may answer later (after the apply actor). */
-#define WRITE(svc, meth, req, resp, handler, cancel, flags) \
+/* A unary etcd method whose handler may answer later (after the apply actor, or a read index). */
+#define DEFERRED(svc, meth, req, resp, handler, cancel, flags) \
     METHOD_WITH_CANCEL(etcdserverpb, svc, meth, req, resp, GRPC_UNARY, handler, cancel, flags)
 
 static const struct grpc_method grpc_methods[] = {
-    ETCD(KV, Range, range_request, range_response, GRPC_UNARY, kv_service_range, AUTH),
-    WRITE(KV, Put, put_request, put_response, kv_service_put, kv_service_cancel, AUTH | PROPOSAL),
-    WRITE(KV, DeleteRange, delete_range_request, delete_range_response, kv_service_delete_range,
-          kv_service_cancel, AUTH | PROPOSAL),
-    WRITE(KV, Txn, txn_request, txn_response, kv_service_txn, kv_service_cancel, AUTH),
-    WRITE(KV, Compact, compaction_request, compaction_response, kv_service_compact,
-          kv_service_cancel, AUTH | PROPOSAL),
+    DEFERRED(KV, Range, range_request, range_response, kv_service_range, kv_service_cancel, AUTH),
+    DEFERRED(KV, Put, put_request, put_response, kv_service_put, kv_service_cancel,
+             AUTH | PROPOSAL),
+    DEFERRED(KV, DeleteRange, delete_range_request, delete_range_response, kv_service_delete_range,
+             kv_service_cancel, AUTH | PROPOSAL),
+    DEFERRED(KV, Txn, txn_request, txn_response, kv_service_txn, kv_service_cancel, AUTH),
+    DEFERRED(KV, Compact, compaction_request, compaction_response, kv_service_compact,
+             kv_service_cancel, AUTH | PROPOSAL),
 
     ETCD(Watch, Watch, watch_request, watch_response, GRPC_BIDI_STREAM, NULL, AUTH),
 
@@ -76,8 +77,8 @@ static const struct grpc_method grpc_methods[] = {
     ETCD(Cluster, MemberPromote, member_promote_request, member_promote_response, GRPC_UNARY, NULL,
          LEADER),
 
-    WRITE(Maintenance, Alarm, alarm_request, alarm_response, kv_service_alarm, kv_service_cancel,
-          PROPOSAL),
+    DEFERRED(Maintenance, Alarm, alarm_request, alarm_response, kv_service_alarm, kv_service_cancel,
+             PROPOSAL),
     ETCD(Maintenance, Status, status_request, status_response, GRPC_UNARY,
          maintenance_status_on_message, 0),
     ETCD(Maintenance, Defragment, defragment_request, defragment_response, GRPC_UNARY,

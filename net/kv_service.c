@@ -68,6 +68,41 @@ static int kv_read_range(const struct kv_view *v, const ProtobufCMessage *reques
     return err;
 }
 
+/* The reads a shard may hold for a read index: what read_waiter.kind names. */
+enum kv_read_kind {
+    KV_READ_RANGE,
+    KV_READ_TXN,
+};
+
+/* A linearizable read in a cluster waits for a read index; a serializable one, or any read on
+ * a single member (whose store holds every acknowledged write), is served now. */
+static bool kv_read_now(const struct shard *s, bool serializable)
+{
+    return serializable || s->common->view->ids.members_count == 1;
+}
+
+static void kv_ask_read_index(struct shard *s)
+{
+    struct msg m = {.type = MSG_READ_INDEX};
+    int err = outbox_send(&s->to_raft, s->actor, &m);
+    ASSERT(err == 0); /* the outbox holds every proposal and the one read-index request */
+}
+
+/* Holds the call's read until the raft actor answers a read index for it. */
+static void kv_read_later(struct shard *s, struct grpc_call *call, enum kv_read_kind kind)
+{
+    size_t len;
+    const uint8_t *request = grpc_call_request_bytes(call, &len);
+    bool ask = false;
+    int err = read_wait_add(&s->reads, call, kind, request, len, &ask);
+    if (err < 0) {
+        grpc_error_finish(call, err);
+        return;
+    }
+    if (ask)
+        kv_ask_read_index(s);
+}
+
 static int kv_read_txn(const struct kv_view *v, const ProtobufCMessage *request,
                        const struct kv_env *env, ProtobufCMessage **response,
                        Etcdserverpb__ResponseHeader **header, struct arena *a)
@@ -84,14 +119,70 @@ static int kv_read_txn(const struct kv_view *v, const ProtobufCMessage *request,
 
 void kv_service_range(struct grpc_call *call, const ProtobufCMessage *request)
 {
-    int err = kv_check_range((const void *)request);
+    const Etcdserverpb__RangeRequest *r = (const void *)request;
+    int err = kv_check_range(r);
     if (err < 0) {
         grpc_error_finish(call, err);
         return;
     }
     struct shard *s = kv_shard(call);
-    if (s != NULL)
+    if (s == NULL)
+        return;
+    if (kv_read_now(s, r->serializable))
         kv_read(s, call, request, kv_read_range);
+    else
+        kv_read_later(s, call, KV_READ_RANGE);
+}
+
+/* etcd's isTxnSerializable: every op of both branches a serializable range. */
+static bool kv_txn_serializable(const Etcdserverpb__TxnRequest *r)
+{
+    Etcdserverpb__RequestOp *const *branches[2] = {r->success, r->failure};
+    size_t counts[2] = {r->n_success, r->n_failure};
+    for (int b = 0; b < 2; b++)
+        for (size_t i = 0; i < counts[b]; i++)
+            if (branches[b][i]->request_case != ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE ||
+                !branches[b][i]->request_range->serializable)
+                return false;
+    return true;
+}
+
+/* Serves a held read: its request decoded again (it passed the checks when it came). */
+static void kv_serve_packed(struct shard *s, struct read_waiter *r)
+{
+    bool range = r->kind == KV_READ_RANGE;
+    const ProtobufCMessageDescriptor *d =
+        range ? &etcdserverpb__range_request__descriptor : &etcdserverpb__txn_request__descriptor;
+    ProtobufCMessage *request = protobuf_c_message_unpack(d, &s->arena.pb, r->len, r->request);
+    if (request == NULL) {
+        arena_reset(&s->arena);
+        grpc_error_finish(r->call, -ENOMEM); /* it decoded once: only memory can fail */
+        return;
+    }
+    kv_read(s, r->call, request, range ? kv_read_range : kv_read_txn);
+}
+
+/* Serves the reads a read index released, or fails them with err. */
+static void kv_serve_released(struct shard *s, struct read_waiter *list, int err)
+{
+    while (list != NULL) {
+        struct read_waiter *r = list;
+        list = r->next;
+        if (r->call != NULL && err < 0)
+            grpc_error_finish(r->call, err);
+        else if (r->call != NULL)
+            kv_serve_packed(s, r);
+        free(r);
+    }
+}
+
+void kv_service_read_ready(struct shard *s, const struct msg *m)
+{
+    bool ask = false;
+    struct read_waiter *done = read_wait_release(&s->reads, &ask);
+    kv_serve_released(s, done, (int)(int64_t)m->a);
+    if (ask)
+        kv_ask_read_index(s);
 }
 
 /* Writes. */
@@ -193,7 +284,10 @@ void kv_service_txn(struct grpc_call *call, const ProtobufCMessage *request)
         return;
     }
     if (kv_txn_is_readonly(r)) {
-        kv_read(s, call, request, kv_read_txn);
+        if (kv_read_now(s, kv_txn_serializable(r)))
+            kv_read(s, call, request, kv_read_txn);
+        else
+            kv_read_later(s, call, KV_READ_TXN);
         return;
     }
     if (kv_quota_ok(s, call, kv_cost_txn(r)))
@@ -230,8 +324,13 @@ void kv_service_defragment(struct grpc_call *call, const ProtobufCMessage *reque
 void kv_service_cancel(struct grpc_call *call)
 {
     struct kv_proposal *p = grpc_call_user(call);
-    if (p != NULL)
+    if (p != NULL) {
         p->origin = NULL; /* the proposal goes on; its answer has nobody to go to */
+        return;
+    }
+    struct shard *s = grpc_call_shard(call);
+    if (s != NULL)
+        read_wait_cancel(&s->reads, call); /* a held read (reads keep no user pointer) */
 }
 
 void kv_service_applied(struct shard *s, const struct msg *m)

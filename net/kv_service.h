@@ -7,7 +7,9 @@
  * A single member serves every read at the store's current revision, which already holds every
  * write acknowledged before the read began (linearizable): the apply actor publishes a revision
  * before it answers the writes in it, and shards serve nothing before the log is replayed
- * (MSG_SERVE). A cluster's linearizable reads need ReadIndex (issue 7).
+ * (MSG_SERVE). In a cluster a linearizable read (not serializable) waits for a read index
+ * (net/read_wait.h): the raft actor answers once this member applied the leader's commit index
+ * as of the request; a serializable read is served at once from what this member applied.
  *
  * Thread: the call's shard thread. */
 #ifndef RINGD_KV_SERVICE_H
@@ -32,5 +34,9 @@ void kv_service_cancel(struct grpc_call *call);
 
 /* The shard's part: a proposal is answered (MSG_KV_APPLIED). */
 void kv_service_applied(struct shard *s, const struct msg *m);
+
+/* The raft actor's answer to the shard's read-index request: serve (or fail) the linearizable
+ * reads it covers. */
+void kv_service_read_ready(struct shard *s, const struct msg *m);
 
 #endif

@@ -126,13 +126,14 @@ static int shard_start(struct actor *a)
     }
     /* Every proposal may be waiting for the raft actor. Releases: as many as before the raft
      * log (proposals and releases shared one outbox then). */
-    rc = outbox_init(&s->to_raft, s->common->raft_id, SHARD_PROPOSALS_MAX);
+    rc = outbox_init(&s->to_raft, s->common->raft_id, SHARD_PROPOSALS_MAX + 1);
     if (rc == 0)
         rc = outbox_init(&s->to_apply, s->common->apply_id,
                          2 * SHARD_PROPOSALS_MAX + MAILBOX_CAPACITY_DEFAULT);
     if (rc < 0)
         return rc;
     arena_init(&s->arena);
+    read_wait_init(&s->reads);
     mvcc_reader_register(s->common->store, &s->reader);
     /* Bound now, so a taken address fails the start; accepting waits for MSG_SERVE (the
      * kernel queues connections meanwhile, as etcd's listeners do until it is ready). */
@@ -168,6 +169,9 @@ static void shard_receive(struct actor *a, const struct msg *m)
         break;
     case MSG_SERVE:
         shard_serve(shard_of(a));
+        break;
+    case MSG_READ_READY:
+        kv_service_read_ready(shard_of(a), m);
         break;
     default:
         UNREACHABLE(); /* a wiring bug */
@@ -216,7 +220,8 @@ static void shard_stop(struct actor *a)
 static bool shard_quiescent(struct actor *a)
 {
     struct shard *s = shard_of(a);
-    return s->conns_count == 0 && s->proposals_out == 0 && outbox_pending(&s->to_apply) == 0;
+    return s->conns_count == 0 && s->proposals_out == 0 && !s->reads.request_out &&
+           outbox_pending(&s->to_apply) == 0;
 }
 
 static void shard_finish(struct actor *a)

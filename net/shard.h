@@ -20,6 +20,7 @@
 #include "listen.h"
 #include "mvcc.h"
 #include "outbox.h"
+#include "read_wait.h"
 #include "ringd_limits.h"
 
 struct cluster_view;
@@ -69,6 +70,7 @@ struct shard {
     struct outbox to_raft;     /* proposals the raft actor has no room for yet */
     struct outbox to_apply;    /* response releases the apply actor has no room for yet */
     uint32_t proposals_out;    /* proposals out, not answered yet */
+    struct read_wait reads;    /* linearizable reads waiting for a read index */
     bool serving;              /* MSG_SERVE came: the listeners accept */
 };
 

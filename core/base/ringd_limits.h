@@ -126,7 +126,9 @@ _Static_assert(CONNS_PER_SHARD_MAX < TIMERS_PER_THREAD_MAX, "a timer per connect
 
 /* KV service (core/kv, net/kv_service). */
 #define SHARD_PROPOSALS_MAX \
-    16384                   /* writes a shard has at the apply actor; more: too many requests */
+    16384 /* writes a shard has at the apply actor; more: too many requests */
+#define SHARD_READS_MAX \
+    4096 /* linearizable reads a shard holds for a read index; more: too many requests */
 #define KV_TXN_DEPTH_MAX 32 /* nesting of txns in one request; deeper is refused at decoding */
 
 /* MVCC store (store/mvcc). */
