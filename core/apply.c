@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "raft_actor.h"
 #include "ringd_assert.h"
 #include "ringd_error.h"
 
@@ -248,6 +249,32 @@ static int apply_alarm(struct apply *ap, const struct apply_input *in)
     return 0;
 }
 
+/* A member's attributes entry: its name and client URLs. */
+static void apply_attributes(struct apply *ap, const struct raft_entry *e)
+{
+    int err = members_apply_attributes(&ap->members, e->data + KV_ENTRY_HEADER_BYTES,
+                                       e->len - KV_ENTRY_HEADER_BYTES, &ap->arena);
+    arena_reset(&ap->arena);
+    if (err == -EINVAL)
+        log_warn("ignored a member attributes entry that does not decode",
+                 LOG_U64("index", e->index));
+}
+
+/* MemberList (etcd's cluster.Members, sorted by id). */
+static int apply_member_list(struct apply *ap, struct kv_proposal *p)
+{
+    Etcdserverpb__MemberListResponse resp = ETCDSERVERPB__MEMBER_LIST_RESPONSE__INIT;
+    Etcdserverpb__ResponseHeader h = ETCDSERVERPB__RESPONSE_HEADER__INIT;
+    resp.header = &h;
+    int err = members_list(&ap->members, &resp, &ap->arena);
+    if (err == 0) {
+        apply_header(ap, &h);
+        h.revision = 0; /* etcd's cluster server fills no revision */
+        apply_pack(p, &resp.base);
+    }
+    return err;
+}
+
 /* Replies and progress. */
 
 static void apply_reply(struct apply *ap, struct kv_proposal *p)
@@ -296,6 +323,8 @@ static void apply_entry(struct apply *ap, const struct raft_entry *e, struct kv_
     ap->applied_term = e->term;
     if (e->len < KV_ENTRY_HEADER_BYTES || e->data[0] >= KV_OP_INTERNAL) {
         ASSERT(p == NULL); /* shards propose only kv ops */
+        if (e->len > KV_ENTRY_HEADER_BYTES && e->data[0] == RAFT_ACTOR_ENTRY_ATTRIBUTES)
+            apply_attributes(ap, e);
         apply_publish(ap);
         return;
     }
@@ -463,6 +492,17 @@ static void apply_tick(struct timer *t, uint64_t now_ns)
     }
 }
 
+/* A shard's query, answered from the apply actor's state at once. */
+static void apply_query(struct apply *ap, uint16_t shard, struct kv_proposal *p)
+{
+    p->from = shard;
+    p->response = NULL;
+    p->response_len = 0;
+    p->err = p->entry[0] == KV_OP_MEMBER_LIST ? apply_member_list(ap, p) : -EINVAL;
+    arena_reset(&ap->arena);
+    apply_reply(ap, p);
+}
+
 /* Actor ops. */
 
 static int apply_start(struct actor *a)
@@ -473,6 +513,7 @@ static int apply_start(struct actor *a)
     /* Entries continue from the snapshot the server loaded (cluster_view.h). */
     ap->applied_index = cluster_view_raft_applied_index(ap->view);
     ap->snap_index = ap->applied_index;
+    members_init(&ap->members, &ap->view->ids);
     arena_init(&ap->arena);
     for (uint16_t i = 0; i < ap->shards; i++) {
         uint16_t id = ap->shard_ids[i];
@@ -492,6 +533,9 @@ static void apply_receive(struct actor *a, const struct msg *m)
         break;
     case MSG_KV_RELEASE:
         free(m->ptr);
+        break;
+    case MSG_KV_QUERY:
+        apply_query(ap, m->from, m->ptr);
         break;
     case MSG_SNAPSHOT_ASK:
         ap->snap_asked = true;

@@ -3,7 +3,8 @@
  * semantics (core/kv), answers the originating shard of each entry proposed on this member with
  * the packed response, gives the batch back, and between batches drives the store's incremental
  * compaction and memory reclamation. It also owns the alarms and publishes progress (revision,
- * applied index, sizes, alarms) in the cluster view.
+ * applied index, sizes, alarms) in the cluster view, and the members table (MemberList is a
+ * query a shard sends it, MSG_KV_QUERY, answered from its state without the log).
  *
  * Thread: its own actor thread. */
 #ifndef RINGD_APPLY_H
@@ -18,6 +19,7 @@
 #include "cluster_view.h"
 #include "kv.h"
 #include "kv_proposal.h"
+#include "members.h"
 #include "mvcc.h"
 #include "outbox.h"
 #include "snapshot.h"
@@ -37,6 +39,7 @@ struct apply {
     uint64_t applied_term;   /* the loaded snapshot's term (0: none), then the last
                                 applied entry's */
     struct alarm_set alarms; /* the loaded snapshot's alarms, then the live ones */
+    struct members members;  /* the initial cluster's, then as entries change them */
     /* The actor's own state. */
     struct actor *actor;
     struct kv_env env;

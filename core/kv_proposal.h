@@ -22,6 +22,7 @@ enum kv_op {
     KV_OP_TXN,
     KV_OP_COMPACT,
     KV_OP_ALARM,
+    KV_OP_MEMBER_LIST, /* a query the apply actor answers, not an entry (MSG_KV_QUERY) */
     KV_OP_INTERNAL = 0x80,
 };
 

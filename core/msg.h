@@ -16,6 +16,9 @@ enum msg_type {
     /* apply -> shard, or raft -> shard for a refused proposal: ptr = the same proposal, with
      * err and response set */
     MSG_KV_APPLIED,
+    /* shard -> apply: ptr = struct kv_proposal of a query the apply actor answers from its own
+     * state (MemberList), not through the log; the answer is MSG_KV_APPLIED */
+    MSG_KV_QUERY,
     /* shard -> apply: ptr = a proposal's response buffer, no longer needed */
     MSG_KV_RELEASE,
     /* raft -> apply: ptr = struct apply_batch (core/apply_batch.h) of committed entries */

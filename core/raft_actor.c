@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "members.h"
 #include "raft_actor_read.h"
 #include "ringd_assert.h"
 #include "ringd_error.h"
@@ -125,15 +126,22 @@ static void raft_actor_propose(struct raft_actor *ra, uint16_t shard, struct kv_
     raft_actor_arm_turn(ra);
 }
 
-/* One of the actor's own entries (the window keeps room for them); *id_out is its request id. */
+/* One of the actor's own entries (the window keeps room for them); *id_out is its request id.
+ * The attributes entry carries the member's name and client URLs (core/members.h). */
 static int raft_actor_propose_own(struct raft_actor *ra, enum raft_actor_entry kind,
                                   uint64_t *id_out)
 {
-    uint8_t data[KV_ENTRY_HEADER_BYTES] = {(uint8_t)kind};
+    static uint8_t data[KV_ENTRY_HEADER_BYTES + RAFT_ACTOR_ATTRIBUTES_BYTES_MAX];
+    data[0] = (uint8_t)kind;
     uint64_t id = raft_actor_next_id(ra);
     le_put_u64(data + 1, id);
+    uint32_t len = KV_ENTRY_HEADER_BYTES;
+    if (kind == RAFT_ACTOR_ENTRY_ATTRIBUTES)
+        len += members_pack_attributes(ra->view->member_id, ra->view->name, ra->client_urls,
+                                       ra->client_urls_count, data + len,
+                                       RAFT_ACTOR_ATTRIBUTES_BYTES_MAX);
     raft_index index = 0;
-    int err = raft_propose(ra->raft, data, sizeof data, &index);
+    int err = raft_propose(ra->raft, data, len, &index);
     if (err < 0) {
         log_warn("could not propose the member's start-up entry", LOG_U64("window", ra->window),
                  LOG_U64("first-index", ra->log_first), LOG_U64("last-index", ra->log_last),

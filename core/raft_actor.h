@@ -61,6 +61,9 @@ enum raft_actor_entry {
 };
 
 #define RAFT_ACTOR_BATCHES 4 /* apply batches out at once */
+/* The attributes entry: a name and the client URLs (the flags bound both). */
+#define RAFT_ACTOR_ATTRIBUTES_BYTES_MAX \
+    (16 + CONFIG_NAME_BYTES_MAX + CONFIG_URLS_MAX * (CONFIG_URL_BYTES_MAX + 4))
 /* Read-index rounds out at once: each covers the shards that asked in one loop turn. */
 #define RAFT_ACTOR_READ_ROUNDS 16
 /* A round the leader has not answered is asked again after this long (etcd's
@@ -95,6 +98,9 @@ struct raft_actor {
     /* Set before runtime_start. */
     struct cluster_view *view;
     const char *wal_dir;
+    /* --advertise-client-urls: the attributes the member publishes with its name */
+    const char *const *client_urls;
+    uint32_t client_urls_count;
     struct wal_options wal_options;
     struct raft_transport transport; /* ops NULL: a single member, no peers */
     struct raft_transport_events transport_events;

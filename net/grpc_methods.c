@@ -15,6 +15,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc_method.h"
 #include "health_check.h"
+#include "cluster_service.h"
 #include "kv_service.h"
 #include "maintenance_status.h"
 #include "v3electionpb/v3election.pb-c.h"
@@ -73,7 +74,8 @@ static const struct grpc_method grpc_methods[] = {
          LEADER),
     ETCD(Cluster, MemberUpdate, member_update_request, member_update_response, GRPC_UNARY, NULL,
          LEADER),
-    ETCD(Cluster, MemberList, member_list_request, member_list_response, GRPC_UNARY, NULL, 0),
+    DEFERRED(Cluster, MemberList, member_list_request, member_list_response,
+             cluster_service_member_list, kv_service_cancel, 0),
     ETCD(Cluster, MemberPromote, member_promote_request, member_promote_response, GRPC_UNARY, NULL,
          LEADER),
 

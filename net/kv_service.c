@@ -187,11 +187,11 @@ void kv_service_read_ready(struct shard *s, const struct msg *m)
 
 /* Writes. */
 
-/* Hands the call's request to the raft actor; the answer comes in kv_service_applied: the
- * apply actor's once the entry is committed and applied (or the raft actor's refusal), or
- * reply_err once applied if that is not 0. */
-static void kv_propose(struct shard *s, struct grpc_call *call, enum kv_op op,
-                       const uint8_t *request, size_t len, int reply_err)
+/* Hands the call's request to the raft actor (or, a query, to the apply actor); the answer
+ * comes in kv_service_applied: the apply actor's once the entry is committed and applied (or
+ * the raft actor's refusal), or reply_err once applied if that is not 0. */
+static void kv_send(struct shard *s, struct grpc_call *call, enum kv_op op, const uint8_t *request,
+                    size_t len, int reply_err, bool query)
 {
     if (s->proposals_out >= SHARD_PROPOSALS_MAX) {
         if (call != NULL)
@@ -212,10 +212,23 @@ static void kv_propose(struct shard *s, struct grpc_call *call, enum kv_op op,
         memcpy(p->entry + KV_ENTRY_HEADER_BYTES, request, len);
     if (call != NULL)
         grpc_call_set_user(call, p);
-    struct msg m = {.type = MSG_KV_PROPOSE, .ptr = p};
-    int err = outbox_send(&s->to_raft, s->actor, &m);
-    ASSERT(err == 0); /* the outbox holds every proposal the shard can have */
+    struct msg m = {.type = query ? MSG_KV_QUERY : MSG_KV_PROPOSE, .ptr = p};
+    int err = outbox_send(query ? &s->to_apply : &s->to_raft, s->actor, &m);
+    ASSERT(err == 0); /* the outboxes hold every proposal the shard can have */
     s->proposals_out++;
+}
+
+static void kv_propose(struct shard *s, struct grpc_call *call, enum kv_op op,
+                       const uint8_t *request, size_t len, int reply_err)
+{
+    kv_send(s, call, op, request, len, reply_err, false);
+}
+
+void kv_service_query(struct grpc_call *call, enum kv_op op)
+{
+    struct shard *s = kv_shard(call);
+    if (s != NULL)
+        kv_send(s, call, op, NULL, 0, 0, true);
 }
 
 static void kv_propose_call(struct shard *s, struct grpc_call *call, enum kv_op op)

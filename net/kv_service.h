@@ -18,6 +18,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "grpc_call.h"
+#include "kv_proposal.h"
 #include "msg.h"
 
 struct shard;
@@ -31,6 +32,10 @@ void kv_service_compact(struct grpc_call *call, const ProtobufCMessage *request)
 void kv_service_alarm(struct grpc_call *call, const ProtobufCMessage *request);
 void kv_service_defragment(struct grpc_call *call, const ProtobufCMessage *request);
 void kv_service_cancel(struct grpc_call *call);
+
+/* A query the apply actor answers from its own state (op KV_OP_MEMBER_LIST), answered as a
+ * proposal is (kv_service_applied); kv_service_cancel is its cancel. */
+void kv_service_query(struct grpc_call *call, enum kv_op op);
 
 /* The shard's part: a proposal is answered (MSG_KV_APPLIED). */
 void kv_service_applied(struct shard *s, const struct msg *m);

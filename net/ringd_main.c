@@ -182,6 +182,7 @@ int main(int argc, char **argv, char **envp)
 
     static struct server_options opt;
     opt.view = &view;
+    opt.config = &cfg;
     opt.wal_dir = wal_dir;
     opt.snap_dir = snap_dir;
     opt.snapshot_count =

@@ -10,6 +10,7 @@
 
 #include "apply.h"
 #include "cluster_view.h"
+#include "config.h"
 #include "log.h"
 #include "raft_actor.h"
 #include "snapshot.h"
@@ -203,6 +204,14 @@ int server_run(const struct server_options *opt)
                                .tick_ns = opt->heartbeat_ms * 1000000u,
                                .election_ticks = (uint32_t)(opt->election_ms / opt->heartbeat_ms),
                                .election_tick_advance = opt->election_tick_advance};
+    static const char *advertise[CONFIG_URLS_MAX];
+    if (opt->config != NULL) {
+        const struct config_urls *urls = &opt->config->advertise_client_urls;
+        for (uint32_t i = 0; i < urls->count; i++)
+            advertise[i] = urls->items[i].text;
+        raft.client_urls = advertise;
+        raft.client_urls_count = urls->count;
+    }
     struct shard_common common = {
         .view = opt->view,
         .store = &store,

@@ -14,9 +14,11 @@
 #include "ringd_limits.h"
 
 struct cluster_view;
+struct config;
 
 struct server_options {
     struct cluster_view *view;      /* the ids and progress: shards read it, raft and apply write */
+    const struct config *config;    /* every flag, for what the server wires (peer URLs, ...) */
     const char *wal_dir;            /* exists or can be created (its parent exists) */
     const char *snap_dir;           /* exists */
     uint64_t snapshot_count;        /* --snapshot-count */

@@ -312,14 +312,17 @@ static int etcd_spawn(struct test_server *s, const struct test_server_options *o
     snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%u", peer_port);
     snprintf(cluster, sizeof(cluster), "default=%s", peer_url);
     char *data_dir = options->data_dir != NULL ? (char *)options->data_dir : "data";
+    char *name = options->name != NULL ? (char *)options->name : "default";
+    char *initial = options->initial_cluster != NULL ? (char *)options->initial_cluster : cluster;
     char *argv[SERVER_ARGS_MAX] = {TEST_ETCD_BIN, "--data-dir",
                                    data_dir,      "--listen-client-urls",
                                    client_urls,   "--advertise-client-urls",
                                    advertise,     "--listen-peer-urls",
                                    peer_url,      "--initial-advertise-peer-urls",
                                    peer_url,      "--initial-cluster",
-                                   cluster};
-    if (append_args(argv, 13, options->args) < 0 || test_proc_start(&s->proc, argv) != 0)
+                                   initial,       "--name",
+                                   name};
+    if (append_args(argv, 15, options->args) < 0 || test_proc_start(&s->proc, argv) != 0)
         return -1;
     if (options->unix_socket) {
         /* etcd names a unix listener's socket file after the URL's host:port, in its own
@@ -352,7 +355,10 @@ static int ringd_spawn(struct test_server *s, const struct test_server_options *
                         "--initial-advertise-peer-urls",
                         peer_url,
                         "--initial-cluster",
-                        cluster,
+                        options->initial_cluster != NULL ? (char *)options->initial_cluster
+                                                         : cluster,
+                        "--name",
+                        options->name != NULL ? (char *)options->name : "default",
                         NULL};
         n = append_args(argv, n, peer);
     }

@@ -107,6 +107,10 @@ struct test_server_options {
      * peer port, ringd gets the peer flags etcd gets (--listen-peer-urls, --initial-*). */
     uint16_t client_port;
     uint16_t peer_port;
+    /* A member of a cluster (with peer_port): its --name and the --initial-cluster naming every
+     * member ("n1=http://127.0.0.1:P1,..."); NULL: "default", alone. */
+    const char *name;
+    const char *initial_cluster;
 };
 
 struct test_server {

@@ -1,0 +1,58 @@
+/* The cluster's members as the apply actor knows them (etcd's membership.RaftCluster): id,
+ * name, peer and client URLs, learner or voter. It starts from the initial cluster (names and
+ * peer URLs from --initial-cluster), learns each member's name and client URLs from the
+ * attributes entry the member publishes when it starts, and changes with membership entries.
+ * MemberList is answered from it.
+ *
+ * Bounds: RAFT_MEMBERS_MAX members, CLUSTER_PEER_URLS_MAX URLs of each kind per member, each
+ * at most CONFIG_URL_BYTES_MAX - 1 bytes; what does not fit is refused.
+ *
+ * Thread: the apply actor's (snapshot writing reads a copy). */
+#ifndef RINGD_MEMBERS_H
+#define RINGD_MEMBERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "cluster_id.h"
+#include "etcdserverpb/rpc.pb-c.h"
+#include "ringd_limits.h"
+
+struct member_info {
+    uint64_t id;
+    bool is_learner;
+    uint32_t n_peer_urls;
+    uint32_t n_client_urls;
+    char name[CONFIG_NAME_BYTES_MAX];
+    char peer_urls[CLUSTER_PEER_URLS_MAX][CONFIG_URL_BYTES_MAX];
+    char client_urls[CLUSTER_PEER_URLS_MAX][CONFIG_URL_BYTES_MAX];
+};
+
+struct members {
+    uint32_t count;
+    struct member_info items[RAFT_MEMBERS_MAX]; /* sorted by id, as etcd lists them */
+};
+
+/* The initial cluster: its members with their peer URLs, not yet named (etcd lists a member
+ * that has not published with an empty name and no client URLs). */
+void members_init(struct members *m, const struct cluster_ids *ids);
+
+/* The member of id, or NULL. */
+struct member_info *members_find(struct members *m, uint64_t id);
+
+/* A published attributes entry: a packed etcdserverpb.Member with ID, name and clientURLs.
+ * Returns 0, -EINVAL for bytes that do not decode or a value over the bounds, -ENOENT for a
+ * member not in the cluster (it was removed: ignored, as etcd ignores it). */
+int members_apply_attributes(struct members *m, const uint8_t *data, uint32_t len, struct arena *a);
+
+/* Packs what members_apply_attributes reads, for the member's own entry. Returns the length,
+ * or 0 when it does not fit in out_bytes. */
+uint32_t members_pack_attributes(uint64_t id, const char *name, const char *const *client_urls,
+                                 uint32_t n_client_urls, uint8_t *out, uint32_t out_bytes);
+
+/* Fills a MemberListResponse's members (allocated in a; strings point into m). Returns 0 or
+ * -ENOMEM. */
+int members_list(const struct members *m, Etcdserverpb__MemberListResponse *resp, struct arena *a);
+
+#endif

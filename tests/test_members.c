@@ -1,0 +1,80 @@
+/* The members table: the initial cluster, a published attributes entry (and ones that do not
+ * decode or name no member), and MemberList's shape. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "members.h"
+
+static struct cluster_ids ids;
+static struct members table;
+
+static void two_members(void)
+{
+    memset(&ids, 0, sizeof ids);
+    ids.members_count = 2;
+    ids.members[0].id = 10;
+    ids.members[0].peer_urls_count = 1;
+    strcpy(ids.members[0].peer_urls[0], "http://127.0.0.1:2380");
+    ids.members[1].id = 20;
+    ids.members[1].peer_urls_count = 2;
+    strcpy(ids.members[1].peer_urls[0], "http://127.0.0.1:2480");
+    strcpy(ids.members[1].peer_urls[1], "unix://peer");
+    members_init(&table, &ids);
+}
+
+static void test_attributes_round_trip(void **state)
+{
+    (void)state;
+    two_members();
+    struct arena a;
+    arena_init(&a);
+    const char *urls[] = {"http://127.0.0.1:2479", "http://10.0.0.2:2379"};
+    uint8_t buf[512];
+    uint32_t n = members_pack_attributes(20, "second", urls, 2, buf, sizeof buf);
+    assert_true(n > 0);
+    assert_int_equal(members_pack_attributes(20, "second", urls, 2, buf, 8), 0); /* too small */
+    assert_int_equal(members_apply_attributes(&table, buf, n, &a), 0);
+    const struct member_info *m = members_find(&table, 20);
+    assert_string_equal(m->name, "second");
+    assert_int_equal(m->n_client_urls, 2);
+    assert_string_equal(m->client_urls[1], "http://10.0.0.2:2379");
+    assert_int_equal(m->n_peer_urls, 2); /* untouched */
+    assert_string_equal(members_find(&table, 10)->name, "");
+
+    n = members_pack_attributes(30, "gone", urls, 1, buf, sizeof buf);
+    assert_int_equal(members_apply_attributes(&table, buf, n, &a), -ENOENT);
+    const uint8_t garbage[] = {0xff, 0xff, 0xff};
+    assert_int_equal(members_apply_attributes(&table, garbage, sizeof garbage, &a), -EINVAL);
+    arena_destroy(&a);
+}
+
+static void test_list(void **state)
+{
+    (void)state;
+    two_members();
+    struct arena a;
+    arena_init(&a);
+    Etcdserverpb__MemberListResponse resp = ETCDSERVERPB__MEMBER_LIST_RESPONSE__INIT;
+    assert_int_equal(members_list(&table, &resp, &a), 0);
+    assert_int_equal(resp.n_members, 2);
+    assert_int_equal(resp.members[0]->id, 10);
+    assert_int_equal(resp.members[1]->n_peerurls, 2);
+    assert_string_equal(resp.members[1]->peerurls[1], "unix://peer");
+    assert_int_equal(resp.members[1]->n_clienturls, 0);
+    assert_true(protobuf_c_message_get_packed_size(&resp.base) > 0);
+    arena_destroy(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_attributes_round_trip),
+        cmocka_unit_test(test_list),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
