@@ -253,8 +253,7 @@ static int apply_alarm(struct apply *ap, const struct apply_input *in)
 static void apply_attributes(struct apply *ap, const struct raft_entry *e)
 {
     int err = members_apply_attributes(&ap->members, e->data + KV_ENTRY_HEADER_BYTES,
-                                       e->len - KV_ENTRY_HEADER_BYTES, &ap->arena);
-    arena_reset(&ap->arena);
+                                       e->len - KV_ENTRY_HEADER_BYTES);
     if (err == -EINVAL)
         log_warn("ignored a member attributes entry that does not decode",
                  LOG_U64("index", e->index));
@@ -391,7 +390,8 @@ static void apply_snapshot_maybe(struct apply *ap)
     log_info("triggering snapshot", LOG_U64("local-member-applied-index", ap->applied_index),
              LOG_U64("local-member-snapshot-index", ap->snap_index),
              LOG_U64("local-member-snapshot-count", ap->snapshot_count));
-    snapshot_begin(ap->store, ap->applied_index, ap->applied_term, &ap->alarms, &ap->snap);
+    snapshot_begin(ap->store, ap->applied_index, ap->applied_term, &ap->alarms, &ap->members,
+                   &ap->snap);
     ap->snap_index = ap->applied_index;
     ap->snap_log_bytes = 0;
     ap->snap_asked = false;
@@ -513,7 +513,8 @@ static int apply_start(struct actor *a)
     /* Entries continue from the snapshot the server loaded (cluster_view.h). */
     ap->applied_index = cluster_view_raft_applied_index(ap->view);
     ap->snap_index = ap->applied_index;
-    members_init(&ap->members, &ap->view->ids);
+    if (ap->members.count == 0) /* none from a snapshot: the initial cluster */
+        members_init(&ap->members, &ap->view->ids);
     arena_init(&ap->arena);
     for (uint16_t i = 0; i < ap->shards; i++) {
         uint16_t id = ap->shard_ids[i];

@@ -38,24 +38,96 @@ static bool members_copy(char *out, size_t out_bytes, const char *s)
     return true;
 }
 
-int members_apply_attributes(struct members *m, const uint8_t *data, uint32_t len, struct arena *a)
+/* Copies a decoded member's URLs into urls (n_out set); false past the bounds. */
+static bool members_copy_urls(char (*urls)[CONFIG_URL_BYTES_MAX], uint32_t *n_out, char *const *src,
+                              size_t n)
 {
-    Etcdserverpb__Member *pb = (Etcdserverpb__Member *)protobuf_c_message_unpack(
-        &etcdserverpb__member__descriptor, &a->pb, len, data);
-    if (pb == NULL || pb->n_clienturls > CLUSTER_PEER_URLS_MAX)
+    if (n > CLUSTER_PEER_URLS_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!members_copy(urls[i], CONFIG_URL_BYTES_MAX, src[i]))
+            return false;
+    *n_out = (uint32_t)n;
+    return true;
+}
+
+static Etcdserverpb__Member *members_unpack(const uint8_t *data, uint32_t len)
+{
+    return (Etcdserverpb__Member *)protobuf_c_message_unpack(&etcdserverpb__member__descriptor,
+                                                             NULL, len, data);
+}
+
+int members_apply_attributes(struct members *m, const uint8_t *data, uint32_t len)
+{
+    Etcdserverpb__Member *pb = members_unpack(data, len);
+    if (pb == NULL)
         return -EINVAL;
     struct member_info *mi = members_find(m, pb->id);
-    if (mi == NULL)
-        return -ENOENT;
-    struct member_info next = *mi;
-    if (!members_copy(next.name, sizeof next.name, pb->name))
-        return -EINVAL;
-    next.n_client_urls = (uint32_t)pb->n_clienturls;
-    for (size_t i = 0; i < pb->n_clienturls; i++)
-        if (!members_copy(next.client_urls[i], sizeof next.client_urls[i], pb->clienturls[i]))
-            return -EINVAL;
-    *mi = next;
+    int err = mi == NULL ? -ENOENT : 0;
+    if (mi != NULL) {
+        static struct member_info next; /* large; the apply actor's only */
+        next = *mi;
+        bool ok = members_copy(next.name, sizeof next.name, pb->name) &&
+                  members_copy_urls(next.client_urls, &next.n_client_urls, pb->clienturls,
+                                    pb->n_clienturls);
+        if (ok)
+            *mi = next;
+        err = ok ? 0 : -EINVAL;
+    }
+    protobuf_c_message_free_unpacked(&pb->base, NULL);
+    return err;
+}
+
+uint32_t members_pack_member(const struct member_info *mi, uint8_t *out, uint32_t out_bytes)
+{
+    char *peer[CLUSTER_PEER_URLS_MAX], *client[CLUSTER_PEER_URLS_MAX];
+    for (uint32_t i = 0; i < mi->n_peer_urls; i++)
+        peer[i] = (char *)mi->peer_urls[i];
+    for (uint32_t i = 0; i < mi->n_client_urls; i++)
+        client[i] = (char *)mi->client_urls[i];
+    Etcdserverpb__Member pb = ETCDSERVERPB__MEMBER__INIT;
+    pb.id = mi->id;
+    pb.name = (char *)mi->name;
+    pb.n_peerurls = mi->n_peer_urls;
+    pb.peerurls = peer;
+    pb.n_clienturls = mi->n_client_urls;
+    pb.clienturls = client;
+    pb.islearner = mi->is_learner;
+    if (protobuf_c_message_get_packed_size(&pb.base) > out_bytes)
+        return 0;
+    return (uint32_t)protobuf_c_message_pack(&pb.base, out);
+}
+
+/* Inserts mi in id order; -EEXIST or -ENOSPC. */
+static int members_insert(struct members *m, const struct member_info *mi)
+{
+    if (members_find(m, mi->id) != NULL)
+        return -EEXIST;
+    if (m->count == RAFT_MEMBERS_MAX)
+        return -ENOSPC;
+    uint32_t at = m->count;
+    while (at > 0 && m->items[at - 1].id > mi->id) {
+        m->items[at] = m->items[at - 1];
+        at--;
+    }
+    m->items[at] = *mi;
+    m->count++;
     return 0;
+}
+
+int members_load_member(struct members *m, const uint8_t *data, uint32_t len)
+{
+    Etcdserverpb__Member *pb = members_unpack(data, len);
+    if (pb == NULL)
+        return -EINVAL;
+    static struct member_info mi; /* large; start-up only */
+    mi = (struct member_info){.id = pb->id, .is_learner = pb->islearner};
+    bool ok =
+        pb->id != 0 && members_copy(mi.name, sizeof mi.name, pb->name) &&
+        members_copy_urls(mi.peer_urls, &mi.n_peer_urls, pb->peerurls, pb->n_peerurls) &&
+        members_copy_urls(mi.client_urls, &mi.n_client_urls, pb->clienturls, pb->n_clienturls);
+    protobuf_c_message_free_unpacked(&pb->base, NULL);
+    return ok ? members_insert(m, &mi) : -EINVAL;
 }
 
 uint32_t members_pack_attributes(uint64_t id, const char *name, const char *const *client_urls,

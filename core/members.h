@@ -44,12 +44,25 @@ struct member_info *members_find(struct members *m, uint64_t id);
 /* A published attributes entry: a packed etcdserverpb.Member with ID, name and clientURLs.
  * Returns 0, -EINVAL for bytes that do not decode or a value over the bounds, -ENOENT for a
  * member not in the cluster (it was removed: ignored, as etcd ignores it). */
-int members_apply_attributes(struct members *m, const uint8_t *data, uint32_t len, struct arena *a);
+int members_apply_attributes(struct members *m, const uint8_t *data, uint32_t len);
 
 /* Packs what members_apply_attributes reads, for the member's own entry. Returns the length,
  * or 0 when it does not fit in out_bytes. */
 uint32_t members_pack_attributes(uint64_t id, const char *name, const char *const *client_urls,
                                  uint32_t n_client_urls, uint8_t *out, uint32_t out_bytes);
+
+/* One member as a snapshot keeps it: a packed etcdserverpb.Member with every field. Returns
+ * the length, or 0 when it does not fit in out_bytes. */
+uint32_t members_pack_member(const struct member_info *mi, uint8_t *out, uint32_t out_bytes);
+
+/* A member from a snapshot (what members_pack_member wrote), added in id order. Returns 0,
+ * -EINVAL for bytes that do not decode or pass the bounds, -EEXIST for an id already there,
+ * -ENOSPC past RAFT_MEMBERS_MAX. */
+int members_load_member(struct members *m, const uint8_t *data, uint32_t len);
+
+/* The largest packed member: members_pack_member never needs more. */
+#define MEMBERS_PACKED_BYTES_MAX \
+    (32 + CONFIG_NAME_BYTES_MAX + 2 * CLUSTER_PEER_URLS_MAX * (CONFIG_URL_BYTES_MAX + 4))
 
 /* Fills a MemberListResponse's members (allocated in a; strings point into m). Returns 0 or
  * -ENOMEM. */

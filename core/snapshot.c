@@ -20,7 +20,8 @@ _Static_assert(SNAPSHOT_REC_AUTH <= SNAPSHOT_FILE_TYPE_MAX, "record types the fi
 /* --- the writer's side ------------------------------------------------------------------------ */
 
 void snapshot_begin(struct mvcc_store *store, uint64_t index, uint64_t term,
-                    const struct alarm_set *alarms, struct snapshot_state *s)
+                    const struct alarm_set *alarms, const struct members *members,
+                    struct snapshot_state *s)
 {
     ASSERT(index > 0);
     struct mvcc_snapshot_point p;
@@ -30,6 +31,10 @@ void snapshot_begin(struct mvcc_store *store, uint64_t index, uint64_t term,
     s->revision = p.rev;
     s->compact_rev = p.compact_rev;
     s->alarms = *alarms;
+    if (members != NULL)
+        s->members = *members;
+    else
+        s->members.count = 0;
 }
 
 void snapshot_end(struct mvcc_store *store)
@@ -96,6 +101,12 @@ static int save_head(struct save *sv, const struct snapshot_state *s)
         le_put_u64(a, s->alarms.items[i].member_id);
         le_put_u32(a + 8, (uint32_t)s->alarms.items[i].type);
         err = snapshot_file_append(&sv->file, SNAPSHOT_REC_ALARM, a, sizeof(a), NULL, 0);
+    }
+    for (uint32_t i = 0; err == 0 && i < s->members.count; i++) {
+        static _Thread_local uint8_t m[MEMBERS_PACKED_BYTES_MAX];
+        uint32_t n = members_pack_member(&s->members.items[i], m, sizeof m);
+        ASSERT(n > 0); /* the bound covers every member the table holds */
+        err = snapshot_file_append(&sv->file, SNAPSHOT_REC_MEMBER, NULL, 0, m, n);
     }
     return err;
 }
@@ -205,6 +216,16 @@ static int load_alarm(struct load *ld, const struct snapshot_file_record *rec)
     return 0;
 }
 
+static int load_member(struct load *ld, const struct snapshot_file_record *rec)
+{
+    int err = members_load_member(&ld->s->members, rec->payload, rec->payload_bytes);
+    if (err == -EEXIST)
+        return snapshot_file_corrupt(&ld->file, rec->offset, "a member twice");
+    if (err < 0)
+        return snapshot_file_corrupt(&ld->file, rec->offset, "a malformed member record");
+    return 0;
+}
+
 static int load_key(struct load *ld, const struct snapshot_file_record *rec)
 {
     if (rec->payload_bytes < SNAPSHOT_KEY_FIXED_BYTES)
@@ -250,6 +271,8 @@ static int load_record(struct load *ld, const struct snapshot_file_record *rec)
     switch (rec->type) {
     case SNAPSHOT_REC_ALARM:
         return load_alarm(ld, rec);
+    case SNAPSHOT_REC_MEMBER:
+        return load_member(ld, rec);
     case SNAPSHOT_REC_KEY:
         return load_key(ld, rec);
     case SNAPSHOT_REC_VERSION:

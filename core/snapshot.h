@@ -4,7 +4,8 @@
  *
  * The sequence (apply actor = the store's single writer):
  *   1. apply actor, after applying entry `index` of `term`: snapshot_begin(store, index, term,
- *      alarms, &s) pins the store (mvcc_snapshot.h) and fills s; hand s to a background thread.
+ *      alarms, members, &s) pins the store (mvcc_snapshot.h) and fills s; hand s to a background
+ * thread.
  *   2. background thread: snapshot_save(dir, store, reader, &s, max_snapshots, why, ...) walks
  *      the store at s.revision with its own registered reader and writes the file.
  *   3. apply actor, told by the thread that save returned (a message): snapshot_end(store)
@@ -26,8 +27,9 @@
  *   KEY      u32 versions that follow, then the key's bytes            one per key
  *   VERSION  i64 mod revision, u32 sub revision, u8 flags (1: tombstone), i64 create revision,
  *            i64 version, i64 lease, then the value                    the key's, newest first
- * Members, leases and auth are not kept by the server yet: each will be a record type of its
- * own (reserved below), added without changing these. A file with a type this build does not
+ *   MEMBER   a packed etcdserverpb.Member (every field)                  one per member
+ * Leases and auth are not kept by the server yet: each will be a record type of its own
+ * (reserved below), added without changing these. A file with a type this build does not
  * know is refused as corrupt.
  *
  * Thread: snapshot_begin/end on the store's writer thread; snapshot_save on one background
@@ -39,6 +41,7 @@
 #include <stdint.h>
 
 #include "alarm.h"
+#include "members.h"
 #include "mvcc.h"
 
 enum snapshot_record_type {
@@ -65,13 +68,15 @@ struct snapshot_state {
     int64_t revision;    /* the store's current revision at that index */
     int64_t compact_rev; /* its compacted revision (-1: none), <= revision */
     struct alarm_set alarms;
+    struct members members; /* count 0: a snapshot from before members were kept */
 };
 
 /* Writer thread, right after applying entry index (term), outside a store transaction: fills s
  * with the state at that index and pins the store's physical compaction at s->compact_rev
  * until snapshot_end. index > 0. */
 void snapshot_begin(struct mvcc_store *store, uint64_t index, uint64_t term,
-                    const struct alarm_set *alarms, struct snapshot_state *s);
+                    const struct alarm_set *alarms, const struct members *members,
+                    struct snapshot_state *s);
 
 /* Writer thread, once snapshot_save returned on its thread (success or not). */
 void snapshot_end(struct mvcc_store *store);

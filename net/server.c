@@ -146,7 +146,7 @@ static int server_load_snapshot(const struct server_options *opt, struct mvcc_st
                                 struct apply *apply, struct raft_actor *raft)
 {
     static char why[SNAPSHOT_MESSAGE_BYTES_MAX];
-    struct snapshot_state s;
+    static struct snapshot_state s; /* large: the members table */
     int err = snapshot_load(opt->snap_dir, store, &s, why, sizeof why);
     if (err < 0) {
         log_error("failed to load snapshot", LOG_STR("snap-dir", opt->snap_dir),
@@ -165,6 +165,7 @@ static int server_load_snapshot(const struct server_options *opt, struct mvcc_st
              LOG_I64("compact-revision", s.compact_rev));
     apply->applied_term = s.term;
     apply->alarms = s.alarms;
+    apply->members = s.members;
     raft->snapshot_index = s.index;
     raft->snapshot_term = s.term;
     cluster_view_set_applied(opt->view, s.index, s.revision);

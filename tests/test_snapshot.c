@@ -688,12 +688,15 @@ static struct mvcc_reader *reader_new(struct world *w)
     return r;
 }
 
+/* The members every save_on_thread snapshot holds (none unless a test sets them). */
+static struct members saved_members;
+
 /* Saves w's state at (index, term) on a thread and waits for it. */
 static void save_on_thread(const char *dir, struct world *w, struct mvcc_reader *reader,
                            uint64_t index, uint64_t term, const struct alarm_set *alarms,
                            uint64_t max_snapshots, struct snapshot_state *s)
 {
-    snapshot_begin(&w->s, index, term, alarms, s);
+    snapshot_begin(&w->s, index, term, alarms, &saved_members, s);
     struct saver *sv = calloc(1, sizeof(*sv));
     assert_non_null(sv);
     *sv = (struct saver){
@@ -734,8 +737,14 @@ static void test_save_load_round_trip(void **state)
     assert_non_null(alarm_activate(&alarms, 0x99, ALARM_CORRUPT));
 
     struct mvcc_reader *reader = reader_new(a);
-    struct snapshot_state s;
+    static struct snapshot_state s; /* large: the members table */
+    saved_members = (struct members){.count = 2};
+    saved_members.items[0] = (struct member_info){.id = 7, .n_peer_urls = 1, .name = "a"};
+    strcpy(saved_members.items[0].peer_urls[0], "http://127.0.0.1:2380");
+    saved_members.items[1] = (struct member_info){.id = 9, .is_learner = true, .n_client_urls = 1};
+    strcpy(saved_members.items[1].client_urls[0], "http://127.0.0.1:2379");
     save_on_thread(dir, a, reader, 42, 3, &alarms, 0, &s);
+    saved_members.count = 0;
     assert_int_equal(s.revision, mvcc_current_rev(&a->s));
     assert_int_equal(s.compact_rev, c);
     char path[600];
@@ -745,7 +754,7 @@ static void test_save_load_round_trip(void **state)
     assert_int_equal(count_files(dir), 1);
 
     struct world *b = world_new();
-    struct snapshot_state got;
+    static struct snapshot_state got; /* large: the members table */
     char why[SNAPSHOT_MESSAGE_BYTES_MAX];
     int err = snapshot_load(dir, &b->s, &got, why, sizeof(why));
     if (err != 0)
@@ -757,14 +766,18 @@ static void test_save_load_round_trip(void **state)
     assert_int_equal(got.compact_rev, c);
     assert_int_equal(got.alarms.count, 2);
     assert_memory_equal(got.alarms.items, alarms.items, 2 * sizeof(alarms.items[0]));
+    assert_int_equal(got.members.count, 2);
+    assert_memory_equal(got.members.items, s.members.items, 2 * sizeof(s.members.items[0]));
     assert_int_equal(mvcc_current_rev(&b->s), s.revision);
     assert_int_equal(mvcc_compact_rev(&b->s), c);
     compare_reads(a, b, c, s.revision);
 
     /* A restored store snapshots the same: its file is byte for byte the first one. */
     struct mvcc_reader *reader_b = reader_new(b);
-    struct snapshot_state s2;
+    static struct snapshot_state s2; /* large: the members table */
+    saved_members = got.members;
     save_on_thread(dir, b, reader_b, 43, 3, &got.alarms, 0, &s2);
+    saved_members.count = 0;
     char path2[600];
     snap_path(dir, 3, 43, path2, sizeof(path2));
     struct stat st2;
@@ -784,7 +797,7 @@ static void test_load_nothing(void **state)
     char dir[256];
     snprintf(dir, sizeof(dir), "%s", test_temp_dir("snapshot"));
     struct world *b = world_new();
-    struct snapshot_state s;
+    static struct snapshot_state s; /* large: the members table */
     char why[SNAPSHOT_MESSAGE_BYTES_MAX];
     assert_int_equal(snapshot_load(dir, &b->s, &s, why, sizeof(why)), 0);
     assert_int_equal(s.index, 0);
@@ -810,8 +823,8 @@ static void test_save_while_writing(void **state)
     compact_finish(&ref->s);
     struct mvcc_reader *reader = reader_new(a);
     struct alarm_set alarms = {0};
-    struct snapshot_state s;
-    snapshot_begin(&a->s, 1000, 2, &alarms, &s);
+    static struct snapshot_state s; /* large: the members table */
+    snapshot_begin(&a->s, 1000, 2, &alarms, NULL, &s);
     struct saver *sv = calloc(1, sizeof(*sv));
     assert_non_null(sv);
     *sv = (struct saver){.dir = dir, .w = a, .reader = reader, .s = &s, .max_snapshots = 1};
@@ -842,7 +855,7 @@ static void test_save_while_writing(void **state)
     compact_finish(&a->s);
 
     struct world *b = world_new();
-    struct snapshot_state got;
+    static struct snapshot_state got; /* large: the members table */
     char why[SNAPSHOT_MESSAGE_BYTES_MAX];
     int err = snapshot_load(dir, &b->s, &got, why, sizeof(why));
     if (err != 0)
@@ -873,7 +886,7 @@ static void test_prune_and_newest_valid(void **state)
     struct world *a = world_new();
     struct mvcc_reader *reader = reader_new(a);
     struct alarm_set alarms = {0};
-    struct snapshot_state s;
+    static struct snapshot_state s; /* large: the members table */
     struct gen g = {.x = 1, .keys = 50};
     int64_t revs[5];
     for (uint64_t i = 1; i <= 4; i++) {
@@ -897,7 +910,7 @@ static void test_prune_and_newest_valid(void **state)
     close(fd);
 
     struct world *b = world_new();
-    struct snapshot_state got;
+    static struct snapshot_state got; /* large: the members table */
     char why[SNAPSHOT_MESSAGE_BYTES_MAX];
     assert_int_equal(snapshot_load(dir, &b->s, &got, why, sizeof(why)), 0);
     assert_int_equal(got.index, 30);
@@ -1032,7 +1045,7 @@ static void test_load_refuses_records(void **state)
                  offsets[cases[i].bad]);
 
         struct world *b = world_new();
-        struct snapshot_state got;
+        static struct snapshot_state got; /* large: the members table */
         char why[SNAPSHOT_MESSAGE_BYTES_MAX];
         int err = snapshot_load(dir, &b->s, &got, why, sizeof(why));
         if (err != -RINGD_ECORRUPT || strstr(why, want) != why || !strstr(why, cases[i].why))
