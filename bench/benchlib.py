@@ -30,19 +30,22 @@ def proc_status(pid, field):
 
 
 class Server:
-    def __init__(self, name, binary, root):
+    """One server process. A cluster's member gets its member name, its peer port and the
+    --initial-cluster naming every member (see Cluster); alone it is "default"."""
+
+    def __init__(self, name, binary, root, member="default", peer=None, initial=None):
         self.name, self.binary = name, binary
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir)
         self.data_dir = os.path.join(self.dir, "data")
-        self.client, peer = free_port(), free_port()
+        self.client, peer = free_port(), peer or free_port()
         self.endpoint = f"127.0.0.1:{self.client}"
         url, peer_url = f"http://{self.endpoint}", f"http://127.0.0.1:{peer}"
         # The same flags for both: ringd takes etcd's.
-        self.args = [binary, "--name", "default", "--data-dir", self.data_dir,
+        self.args = [binary, "--name", member, "--data-dir", self.data_dir,
                      "--listen-client-urls", url, "--advertise-client-urls", url,
                      "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
-                     "--initial-cluster", f"default={peer_url}"]
+                     "--initial-cluster", initial or f"{member}={peer_url}"]
         self.log_path = None
         self.proc = None
         self.started = 0.0  # time.monotonic() just before the process was started
@@ -101,6 +104,40 @@ class Server:
         if self.proc is not None:
             self.log.close()
         return took
+
+
+class Cluster:
+    """n members of one binary on loopback, started the same way for ringd and etcd; it reads
+    as one Server: endpoint lists every member (the clients spread over them), RSS and CPU are
+    the members' sums."""
+
+    def __init__(self, name, binary, root, n):
+        self.name = name
+        peers = [free_port() for _ in range(n)]
+        initial = ",".join(f"m{i}=http://127.0.0.1:{p}" for i, p in enumerate(peers))
+        self.members = [Server(f"{name}-m{i}", binary, root, f"m{i}", peers[i], initial)
+                        for i in range(n)]
+        self.endpoint = ",".join(m.endpoint for m in self.members)
+
+    def start(self, log_name="log"):
+        for m in self.members:
+            m.start(log_name)
+
+    def wait_ready(self, seconds=30, poll_s=0.01):
+        return max(m.wait_ready(seconds, poll_s) for m in self.members)
+
+    def rss(self):
+        return sum(m.rss() for m in self.members)
+
+    def peak(self):
+        return sum(m.peak() for m in self.members)
+
+    def cpu(self):
+        return sum(m.cpu() for m in self.members)
+
+    def stop(self, sig=signal.SIGTERM, seconds=30):
+        took = [m.stop(sig, seconds) for m in self.members]
+        return None if None in took else max(took)
 
 
 def run(cmd, capture=True):

@@ -12,7 +12,8 @@
 
 struct side {
     const char *name;
-    char endpoint[1][RBENCH_ENDPOINT_BYTES_MAX];
+    char endpoint[RBENCH_ENDPOINTS_MAX][RBENCH_ENDPOINT_BYTES_MAX];
+    uint32_t endpoints; /* a cluster's members: the clients spread over them */
     struct rbench_result run;   /* the round being run */
     struct rbench_result total; /* every round merged */
     double round_ops_per_s[RBENCH_COMPARE_ROUNDS_MAX];
@@ -23,7 +24,12 @@ static int side_init(struct side *s, const char *name, const char *endpoint)
 {
     memset(s, 0, sizeof(*s));
     s->name = name;
-    snprintf(s->endpoint[0], sizeof(s->endpoint[0]), "%s", endpoint);
+    /* "a,b,c": the flag's bound keeps every part within an endpoint's bytes. */
+    for (const char *p = endpoint; *p != '\0' && s->endpoints < RBENCH_ENDPOINTS_MAX;) {
+        size_t len = strcspn(p, ",");
+        snprintf(s->endpoint[s->endpoints++], RBENCH_ENDPOINT_BYTES_MAX, "%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+    }
     int rc = rbench_result_init(&s->run);
     if (rc == 0)
         rc = rbench_result_init(&s->total);
@@ -71,7 +77,7 @@ static void side_run(const struct rbench_config *c, struct side *s, uint32_t rou
 {
     if (s->total.fatal != 0)
         return; /* it could not run before; it will not now */
-    (void)rbench_run(c, (const char(*)[RBENCH_ENDPOINT_BYTES_MAX])s->endpoint, 1, s->name, &s->run);
+    (void)rbench_run(c, (const char(*)[RBENCH_ENDPOINT_BYTES_MAX])s->endpoint, s->endpoints, s->name, &s->run);
     if (c->json)
         rbench_report_json(out, c, &s->run, round, 1);
     else if (!c->no_progress)
