@@ -15,6 +15,7 @@
 #include "log.h"
 #include "members.h"
 #include "raft_actor_read.h"
+#include "runtime.h"
 #include "ringd_assert.h"
 #include "ringd_error.h"
 
@@ -242,6 +243,15 @@ static void raft_actor_publish(struct raft_actor *ra, const struct raft_ready *r
  * start a fresh one. */
 static void raft_actor_advance(struct raft_actor *ra)
 {
+    if (ra->installing) {
+        /* The snapshot and its marker are durable: start again on it (raft_actor.h). */
+        log_info("installed a snapshot from the leader; restarting on it",
+                 LOG_U64("snapshot-index", ra->ready.snapshot->index),
+                 LOG_U64("snapshot-term", ra->ready.snapshot->term));
+        atomic_store(&ra->restart_on_snapshot, true);
+        runtime_stop(ra->actor->rt);
+        return;
+    }
     /* The Ready is durable: its promises (votes, acknowledgements) may leave now. */
     raft_actor_send(ra, ra->ready.msgs_after_persist, ra->ready.n_msgs_after_persist);
     raft_advance(ra->raft, &ra->ready);
@@ -261,6 +271,34 @@ static _Noreturn void raft_actor_wal_fatal(struct raft_actor *ra, int err)
 
 /* Appends what is left of the Ready to the WAL; once all of it is appended, flushes it, or
  * advances at once when nothing in it needs a sync. A full WAL buffer waits for writable. */
+/* A leader's snapshot: its marker goes first, so the WAL replays after it. The hard state
+ * recorded with it commits at least the snapshot (the core's may still name the old commit). */
+static void raft_actor_persist_snapshot(struct raft_actor *ra)
+{
+    const struct raft_snapshot_meta *snap = ra->ready.snapshot;
+    struct wal_snapshot marker = {.index = snap->index, .term = snap->term};
+    struct raft_hard_state hs =
+        ra->ready.has_hard_state ? ra->ready.hard_state : (struct raft_hard_state){0};
+    if (!ra->ready.has_hard_state) {
+        struct raft_status st;
+        raft_status(ra->raft, &st);
+        hs = st.hard_state;
+    }
+    if (hs.commit < snap->index)
+        hs.commit = snap->index;
+    struct wal_hard_state whs = {.term = hs.term, .vote = hs.vote, .commit = hs.commit};
+    int err = wal_append_snapshot(ra->wal, &marker);
+    if (err == 0)
+        err = wal_append_hard_state(ra->wal, &whs);
+    if (err < 0)
+        raft_actor_wal_fatal(ra, err); /* an empty batch has room for both */
+    ra->installing = true;
+    ra->wait_hs = true;
+    ra->ready_hs_appended = true;
+    ra->ready.hard_state = hs;
+    ra->ready.has_hard_state = false; /* appended here */
+}
+
 static void raft_actor_persist(struct raft_actor *ra)
 {
     const struct raft_ready *rd = &ra->ready;
@@ -342,7 +380,7 @@ static void raft_actor_process(struct raft_actor *ra)
     if (ra->snap_pending && !ra->ready_out)
         raft_actor_compact(ra);
     raft_actor_read_start(ra);
-    if (ra->ready_out || ra->batches_free == NULL || !raft_has_ready(ra->raft))
+    if (ra->ready_out || ra->batches_free == NULL || ra->installing || !raft_has_ready(ra->raft))
         return;
     struct raft_ready *rd = &ra->ready;
     raft_ready(ra->raft, rd);
@@ -356,8 +394,14 @@ static void raft_actor_process(struct raft_actor *ra)
         ra->log_last = rd->entries[rd->n_entries - 1].index;
     /* The leader's own traffic leaves while its log is written (pipelining). */
     raft_actor_send(ra, rd->msgs_send_now, rd->n_msgs_send_now);
-    raft_actor_hand_committed(ra, rd);
-    raft_actor_read_answered(ra, rd->read_states, rd->n_read_states);
+    if (rd->snapshot != NULL) {
+        /* The state machine is replaced at the restart; what commits after the snapshot is
+         * applied then, from the WAL. */
+        raft_actor_persist_snapshot(ra);
+    } else {
+        raft_actor_hand_committed(ra, rd);
+        raft_actor_read_answered(ra, rd->read_states, rd->n_read_states);
+    }
     raft_actor_persist(ra);
 }
 
@@ -433,12 +477,24 @@ static int raft_actor_bootstrap(struct raft_actor *ra, struct raft_hard_state *h
     return wal_append_hard_state(ra->wal, &whs);
 }
 
-/* The members in force: the initial cluster's (membership changes are not applied yet). */
+/* The members in force at the loaded snapshot (its members table), or the initial cluster's
+ * when there is none. */
 static void raft_actor_conf(const struct raft_actor *ra, struct raft_conf_state *conf)
 {
+    *conf = (struct raft_conf_state){0};
+    if (ra->members != NULL && ra->members->count > 0) {
+        for (uint32_t i = 0; i < ra->members->count; i++) {
+            const struct member_info *m = &ra->members->items[i];
+            if (m->is_learner)
+                conf->learners[conf->n_learners++] = m->id;
+            else
+                conf->voters[conf->n_voters++] = m->id;
+        }
+        return;
+    }
     const struct cluster_ids *ids = &ra->view->ids;
     ASSERT(ids->members_count >= 1 && ids->members_count <= RAFT_MEMBERS_MAX);
-    *conf = (struct raft_conf_state){.n_voters = ids->members_count};
+    conf->n_voters = ids->members_count;
     for (uint32_t i = 0; i < ids->members_count; i++)
         conf->voters[i] = ids->members[i].id;
 }

@@ -21,6 +21,13 @@
  * member's attributes entry of this start is applied the log is replayed, and the shards get
  * MSG_SERVE: no client is served from a state that misses an acknowledged write.
  *
+ * A leader's snapshot (a follower too far behind): the transport stored its file durably in
+ * the snap dir before the core saw it; the raft actor records the snapshot marker and the hard
+ * state in the WAL and, once they are durable, stops the runtime and asks the server to start
+ * again, which loads the newest snapshot (this one) like any start. The state machine is
+ * replaced as a whole that way, with no reader ever seeing a half-installed store; clients of
+ * this member reconnect, as after a restart.
+ *
  * Snapshots. The apply actor writes them (core/snapshot.h) and says when one is durable; the
  * raft actor then compacts the core's log window to RAFT_ACTOR_CATCH_UP_ENTRIES below it,
  * appends a snapshot marker to the WAL and, once that is durable, removes the segments below
@@ -46,6 +53,7 @@
 #include "apply_batch.h"
 #include "cluster_view.h"
 #include "kv_proposal.h"
+#include "members.h"
 #include "outbox.h"
 #include "proposal_routes.h"
 #include "raft.h"
@@ -106,8 +114,9 @@ struct raft_actor {
     struct raft_transport_events transport_events;
     uint64_t tick_ns; /* --heartbeat-interval: one raft tick */
     uint32_t election_ticks;
-    bool election_tick_advance; /* --initial-election-tick-advance */
-    raft_index snapshot_index;  /* the snapshot the server loaded (0: none) */
+    bool election_tick_advance;    /* --initial-election-tick-advance */
+    raft_index snapshot_index;     /* the snapshot the server loaded (0: none) */
+    const struct members *members; /* its members table (NULL: none, the initial cluster) */
     raft_term snapshot_term;
     uint64_t snapshot_count; /* --snapshot-count: sizes the log window */
     uint32_t max_wals;       /* --max-wals (0: keep all) */
@@ -157,6 +166,10 @@ struct raft_actor {
     raft_index log_last;         /* the last entry in the log */
     bool serving;
     bool stopping; /* shutdown began: read-index requests are refused */
+    /* A leader's snapshot was installed (durable in the snap dir, its WAL marker durable): the
+     * server restarts on it (server_run returns SERVER_RESTART). */
+    _Atomic bool restart_on_snapshot;
+    bool installing; /* the Ready being persisted carries a snapshot */
 };
 
 /* The actor ops; ctx is a struct raft_actor with the "before runtime_start" fields set. */

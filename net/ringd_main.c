@@ -199,5 +199,8 @@ int main(int argc, char **argv, char **envp)
     opt.max_txn_ops = cfg.max_txn_ops > UINT32_MAX ? UINT32_MAX : (uint32_t)cfg.max_txn_ops;
     main_client_specs(&cfg, &opt);
     main_grpc_limits(&cfg, &opt.grpc_limits);
-    return server_run(&opt);
+    int rc;
+    while ((rc = server_run(&opt)) == SERVER_RESTART)
+        continue; /* a snapshot from the leader: start again on it */
+    return rc;
 }

@@ -167,6 +167,7 @@ static int server_load_snapshot(const struct server_options *opt, struct mvcc_st
     apply->alarms = s.alarms;
     apply->members = s.members;
     raft->snapshot_index = s.index;
+    raft->members = &s.members;
     raft->snapshot_term = s.term;
     cluster_view_set_applied(opt->view, s.index, s.revision);
     cluster_view_set_alarms(opt->view, &s.alarms);
@@ -250,6 +251,10 @@ int server_run(const struct server_options *opt)
     if (err < 0) {
         log_error("ringd server could not start", LOG_STR("error", ringd_strerror(err)));
         return 1;
+    }
+    if (atomic_load(&raft.restart_on_snapshot)) {
+        log_info("restarting ringd server on the installed snapshot");
+        return SERVER_RESTART;
     }
     log_info("stopped ringd server");
     return 0;

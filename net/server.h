@@ -38,8 +38,12 @@ struct server_options {
 };
 
 /* Runs until a signal or a fatal start-up error. Returns the process exit code: 0 after a
- * clean shutdown, 1 when the server could not start. A second signal during shutdown exits
- * the process at once with 128 + the signal number. */
+ * clean shutdown, 1 when the server could not start, SERVER_RESTART (below). A second signal during
+ * shutdown exits the process at once with 128 + the signal number. */
 int server_run(const struct server_options *opt);
+
+/* server_run's exit code when the member installed a snapshot from its leader: run it again
+ * (it starts from that snapshot). */
+#define SERVER_RESTART 75
 
 #endif
