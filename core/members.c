@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ringd_assert.h"
+#include "ringd_error.h"
 
 void members_init(struct members *m, const struct cluster_ids *ids)
 {
@@ -178,4 +179,111 @@ int members_list(const struct members *m, Etcdserverpb__MemberListResponse *resp
     resp->n_members = m->count;
     resp->members = list;
     return 0;
+}
+
+/* The member of another id that has one of urls as a peer URL. */
+static bool members_peer_url_taken(const struct members *m, uint64_t id, char *const *urls,
+                                   size_t n)
+{
+    for (uint32_t i = 0; i < m->count; i++) {
+        const struct member_info *mi = &m->items[i];
+        for (uint32_t u = 0; mi->id != id && u < mi->n_peer_urls; u++)
+            for (size_t k = 0; k < n; k++)
+                if (strcmp(mi->peer_urls[u], urls[k]) == 0)
+                    return true;
+    }
+    return false;
+}
+
+static int members_add(struct members *m, const Etcdserverpb__Member *pb)
+{
+    if (members_find(m, pb->id) != NULL)
+        return -RINGD_EMEMBER_EXIST;
+    if (members_peer_url_taken(m, pb->id, pb->peerurls, pb->n_peerurls))
+        return -RINGD_EPEER_URL_EXIST;
+    static struct member_info mi; /* large; one thread at a time (see members.h) */
+    mi = (struct member_info){.id = pb->id, .is_learner = pb->islearner};
+    if (!members_copy_urls(mi.peer_urls, &mi.n_peer_urls, pb->peerurls, pb->n_peerurls))
+        return -RINGD_EMEMBER_BAD_URLS;
+    return members_insert(m, &mi);
+}
+
+static void members_delete(struct members *m, uint64_t id)
+{
+    uint32_t i = 0;
+    while (i < m->count && m->items[i].id != id)
+        i++;
+    ASSERT(i < m->count);
+    memmove(&m->items[i], &m->items[i + 1], (m->count - i - 1) * sizeof m->items[0]);
+    m->count--;
+}
+
+int members_apply_change(struct members *m, enum members_change_type type,
+                         const Etcdserverpb__Member *member)
+{
+    if (type == MEMBERS_ADD)
+        return members_add(m, member);
+    struct member_info *mi = members_find(m, member->id);
+    if (mi == NULL)
+        return -RINGD_EMEMBER_NOT_FOUND;
+    switch (type) {
+    case MEMBERS_REMOVE:
+        members_delete(m, member->id);
+        return 0;
+    case MEMBERS_PROMOTE:
+        if (!mi->is_learner)
+            return -RINGD_EMEMBER_NOT_LEARNER;
+        mi->is_learner = false;
+        return 0;
+    case MEMBERS_UPDATE:
+        if (members_peer_url_taken(m, member->id, member->peerurls, member->n_peerurls))
+            return -RINGD_EPEER_URL_EXIST;
+        if (!members_copy_urls(mi->peer_urls, &mi->n_peer_urls, member->peerurls,
+                               member->n_peerurls))
+            return -RINGD_EMEMBER_BAD_URLS;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+/* Voters and started voters (published a name), leaving out skip. */
+static void members_count_voters(const struct members *m, uint64_t skip, uint32_t *voters,
+                                 uint32_t *started)
+{
+    *voters = *started = 0;
+    for (uint32_t i = 0; i < m->count; i++) {
+        const struct member_info *mi = &m->items[i];
+        if (mi->is_learner || mi->id == skip)
+            continue;
+        (*voters)++;
+        if (mi->name[0] != '\0')
+            (*started)++;
+    }
+}
+
+bool members_ready_to_add_voter(const struct members *m)
+{
+    uint32_t voters, started;
+    members_count_voters(m, 0, &voters, &started);
+    voters++; /* the one added */
+    if (started == 1 && voters == 2)
+        return true; /* etcd: a second member added to restore a one-member cluster's data */
+    return started >= voters / 2 + 1;
+}
+
+bool members_ready_to_remove(const struct members *m, uint64_t id)
+{
+    uint32_t voters, started;
+    members_count_voters(m, id, &voters, &started);
+    return started >= voters / 2 + 1;
+}
+
+bool members_ready_to_promote(const struct members *m, uint64_t id)
+{
+    uint32_t voters, started;
+    members_count_voters(m, id, &voters, &started);
+    voters++; /* the learner promoted counts in the future quorum, as started (etcd) */
+    started++;
+    return started >= voters / 2 + 1;
 }

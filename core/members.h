@@ -64,6 +64,29 @@ int members_load_member(struct members *m, const uint8_t *data, uint32_t len);
 #define MEMBERS_PACKED_BYTES_MAX \
     (32 + CONFIG_NAME_BYTES_MAX + 2 * CLUSTER_PEER_URLS_MAX * (CONFIG_URL_BYTES_MAX + 4))
 
+/* A membership change as the log carries it (etcd's ConfChange types). */
+enum members_change_type {
+    MEMBERS_ADD,     /* a new voter, or a learner (learner set) */
+    MEMBERS_REMOVE,  /* a voter or learner leaves */
+    MEMBERS_UPDATE,  /* new peer URLs */
+    MEMBERS_PROMOTE, /* a learner becomes a voter */
+};
+
+/* Applies a committed change to the table, with etcd's checks (membership.RaftCluster's
+ * ValidateConfigurationChange), which every member makes alike on the same table: on error
+ * nothing changes. member holds the id, and for ADD and UPDATE the peer URLs (and learner for
+ * ADD). Errors: -RINGD_EMEMBER_EXIST, -RINGD_EPEER_URL_EXIST, -RINGD_EMEMBER_NOT_FOUND,
+ * -RINGD_EMEMBER_NOT_LEARNER, -RINGD_EMEMBER_BAD_URLS (over the bounds), -ENOSPC (full). */
+int members_apply_change(struct members *m, enum members_change_type type,
+                         const Etcdserverpb__Member *member);
+
+/* etcd's strict reconfiguration checks (IsReadyToAddVotingMember and friends): would a quorum
+ * of voters that have published their attributes ("started") remain after adding a voter,
+ * removing id, or promoting id? */
+bool members_ready_to_add_voter(const struct members *m);
+bool members_ready_to_remove(const struct members *m, uint64_t id);
+bool members_ready_to_promote(const struct members *m, uint64_t id);
+
 /* Fills a MemberListResponse's members (allocated in a; strings point into m). Returns 0 or
  * -ENOMEM. */
 int members_list(const struct members *m, Etcdserverpb__MemberListResponse *resp, struct arena *a);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "members.h"
+#include "ringd_error.h"
 
 static struct cluster_ids ids;
 static struct members table;
@@ -92,12 +93,68 @@ static void test_snapshot_round_trip(void **state)
     assert_int_equal(members_load_member(&loaded, garbage, sizeof garbage), -EINVAL);
 }
 
+/* Changes with etcd's checks; a refused change leaves the table as it was. */
+static void test_changes(void **state)
+{
+    (void)state;
+    two_members();
+    char *urls[] = {"http://127.0.0.1:2580"};
+    char *taken[] = {"unix://peer"};
+    Etcdserverpb__Member pb = ETCDSERVERPB__MEMBER__INIT;
+    pb.id = 30;
+    pb.n_peerurls = 1;
+    pb.peerurls = taken;
+    pb.islearner = true;
+    assert_int_equal(members_apply_change(&table, MEMBERS_ADD, &pb), -RINGD_EPEER_URL_EXIST);
+    pb.peerurls = urls;
+    assert_int_equal(members_apply_change(&table, MEMBERS_ADD, &pb), 0);
+    assert_int_equal(members_apply_change(&table, MEMBERS_ADD, &pb), -RINGD_EMEMBER_EXIST);
+    assert_int_equal(table.count, 3);
+    assert_true(members_find(&table, 30)->is_learner);
+    pb.id = 10;
+    assert_int_equal(members_apply_change(&table, MEMBERS_PROMOTE, &pb),
+                     -RINGD_EMEMBER_NOT_LEARNER);
+    pb.id = 30;
+    assert_int_equal(members_apply_change(&table, MEMBERS_PROMOTE, &pb), 0);
+    assert_false(members_find(&table, 30)->is_learner);
+    pb.id = 10;
+    assert_int_equal(members_apply_change(&table, MEMBERS_UPDATE, &pb), -RINGD_EPEER_URL_EXIST);
+    pb.peerurls = taken;
+    pb.id = 20;
+    assert_int_equal(members_apply_change(&table, MEMBERS_UPDATE, &pb), 0); /* its own URL */
+    assert_int_equal(members_find(&table, 20)->n_peer_urls, 1);
+    assert_int_equal(members_apply_change(&table, MEMBERS_REMOVE, &pb), 0);
+    assert_int_equal(members_apply_change(&table, MEMBERS_REMOVE, &pb), -RINGD_EMEMBER_NOT_FOUND);
+    assert_int_equal(table.count, 2);
+    assert_int_equal(table.items[0].id, 10);
+    assert_int_equal(table.items[1].id, 30);
+}
+
+/* etcd's strict reconfiguration checks count the voters that published a name. */
+static void test_ready_checks(void **state)
+{
+    (void)state;
+    two_members(); /* two voters, neither started */
+    assert_false(members_ready_to_add_voter(&table));
+    strcpy(table.items[0].name, "a");
+    assert_false(members_ready_to_add_voter(&table));  /* 1 of 3 */
+    assert_true(members_ready_to_remove(&table, 20));  /* 1 of 1 */
+    assert_false(members_ready_to_remove(&table, 10)); /* 0 of 1 */
+    strcpy(table.items[1].name, "b");
+    assert_true(members_ready_to_add_voter(&table)); /* 2 of 3 */
+    table.items[1].is_learner = true;
+    assert_true(members_ready_to_add_voter(&table)); /* one started voter: etcd's restore case */
+    assert_true(members_ready_to_promote(&table, 20));
+    table.items[0].name[0] = '\0';
+    assert_false(members_ready_to_promote(&table, 20)); /* 1 (the learner) of 2 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_attributes_round_trip),
-        cmocka_unit_test(test_list),
-        cmocka_unit_test(test_snapshot_round_trip),
+        cmocka_unit_test(test_attributes_round_trip), cmocka_unit_test(test_list),
+        cmocka_unit_test(test_snapshot_round_trip),   cmocka_unit_test(test_changes),
+        cmocka_unit_test(test_ready_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
