@@ -201,6 +201,11 @@ static int members_add(struct members *m, const Etcdserverpb__Member *pb)
         return -RINGD_EMEMBER_EXIST;
     if (members_peer_url_taken(m, pb->id, pb->peerurls, pb->n_peerurls))
         return -RINGD_EPEER_URL_EXIST;
+    uint32_t learners = 0;
+    for (uint32_t i = 0; i < m->count; i++)
+        learners += m->items[i].is_learner;
+    if (pb->islearner && learners + 1 > MEMBERS_LEARNERS_MAX)
+        return -RINGD_ETOO_MANY_LEARNERS;
     static struct member_info mi; /* large; one thread at a time (see members.h) */
     mi = (struct member_info){.id = pb->id, .is_learner = pb->islearner};
     if (!members_copy_urls(mi.peer_urls, &mi.n_peer_urls, pb->peerurls, pb->n_peerurls))

@@ -19,6 +19,9 @@
 #include "etcdserverpb/rpc.pb-c.h"
 #include "ringd_limits.h"
 
+/* Learners in a cluster at once (etcd 3.4's maxLearners). */
+#define MEMBERS_LEARNERS_MAX 1
+
 struct member_info {
     uint64_t id;
     bool is_learner;
@@ -76,7 +79,8 @@ enum members_change_type {
  * ValidateConfigurationChange), which every member makes alike on the same table: on error
  * nothing changes. member holds the id, and for ADD and UPDATE the peer URLs (and learner for
  * ADD). Errors: -RINGD_EMEMBER_EXIST, -RINGD_EPEER_URL_EXIST, -RINGD_EMEMBER_NOT_FOUND,
- * -RINGD_EMEMBER_NOT_LEARNER, -RINGD_EMEMBER_BAD_URLS (over the bounds), -ENOSPC (full). */
+ * -RINGD_EMEMBER_NOT_LEARNER, -RINGD_ETOO_MANY_LEARNERS, -RINGD_EMEMBER_BAD_URLS (over the
+ * bounds), -ENOSPC (full). */
 int members_apply_change(struct members *m, enum members_change_type type,
                          const Etcdserverpb__Member *member);
 

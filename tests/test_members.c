@@ -110,6 +110,11 @@ static void test_changes(void **state)
     assert_int_equal(members_apply_change(&table, MEMBERS_ADD, &pb), 0);
     assert_int_equal(members_apply_change(&table, MEMBERS_ADD, &pb), -RINGD_EMEMBER_EXIST);
     assert_int_equal(table.count, 3);
+    Etcdserverpb__Member second = pb;
+    char *other[] = {"http://127.0.0.1:2680"};
+    second.id = 40;
+    second.peerurls = other;
+    assert_int_equal(members_apply_change(&table, MEMBERS_ADD, &second), -RINGD_ETOO_MANY_LEARNERS);
     assert_true(members_find(&table, 30)->is_learner);
     pb.id = 10;
     assert_int_equal(members_apply_change(&table, MEMBERS_PROMOTE, &pb),
