@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "apply_conf.h"
 #include "raft_actor.h"
 #include "ringd_assert.h"
 #include "ringd_error.h"
@@ -311,6 +312,29 @@ static int apply_run(struct apply *ap, const struct apply_input *in, bool *wait)
     }
 }
 
+/* A membership change: the members table changes and its proposal, if made here, is answered
+ * (core/apply_conf.h). */
+static void apply_conf_entry(struct apply *ap, const struct raft_entry *e, struct kv_proposal *p,
+                             uint16_t shard)
+{
+    Etcdserverpb__ResponseHeader h = ETCDSERVERPB__RESPONSE_HEADER__INIT;
+    apply_header(ap, &h);
+    h.revision = 0; /* etcd's cluster server fills no revision */
+    const ProtobufCMessage *response = NULL;
+    int err = apply_conf_change(&ap->members, e, &h, &ap->arena, &response);
+    if (p != NULL) {
+        p->from = shard;
+        p->err = err;
+        p->response = NULL;
+        p->response_len = 0;
+        if (err == 0)
+            apply_pack(p, response);
+        apply_reply(ap, p);
+    }
+    arena_reset(&ap->arena);
+    apply_publish(ap);
+}
+
 /* Applies one committed entry and answers its proposal, if any. The raft actor's own entries
  * (empty, or from KV_OP_INTERNAL on) change nothing here. */
 static void apply_entry(struct apply *ap, const struct raft_entry *e, struct kv_proposal *p,
@@ -320,6 +344,10 @@ static void apply_entry(struct apply *ap, const struct raft_entry *e, struct kv_
     ap->applied_index = e->index;
     ap->snap_log_bytes += e->len;
     ap->applied_term = e->term;
+    if (e->type == RAFT_ENTRY_CONF_CHANGE) {
+        apply_conf_entry(ap, e, p, shard);
+        return;
+    }
     if (e->len < KV_ENTRY_HEADER_BYTES || e->data[0] >= KV_OP_INTERNAL) {
         ASSERT(p == NULL); /* shards propose only kv ops */
         if (e->len > KV_ENTRY_HEADER_BYTES && e->data[0] == RAFT_ACTOR_ENTRY_ATTRIBUTES)

@@ -23,6 +23,13 @@ enum kv_op {
     KV_OP_COMPACT,
     KV_OP_ALARM,
     KV_OP_MEMBER_LIST, /* a query the apply actor answers, not an entry (MSG_KV_QUERY) */
+    /* Requests the raft actor turns into a membership change entry, or a leadership transfer
+     * (core/raft_actor_conf.h); the packed request follows the header as for entries. */
+    KV_OP_MEMBER_ADD,
+    KV_OP_MEMBER_REMOVE,
+    KV_OP_MEMBER_UPDATE,
+    KV_OP_MEMBER_PROMOTE,
+    KV_OP_MOVE_LEADER,
     KV_OP_INTERNAL = 0x80,
 };
 

@@ -14,6 +14,8 @@
 
 #include "log.h"
 #include "members.h"
+#include "raft_actor_conf.h"
+#include "raft_actor_internal.h"
 #include "raft_actor_read.h"
 #include "runtime.h"
 #include "ringd_assert.h"
@@ -34,7 +36,7 @@ static void raft_actor_turn_fired(struct timer *t, uint64_t now_ns)
     raft_actor_process((struct raft_actor *)((char *)t - offsetof(struct raft_actor, turn)));
 }
 
-static void raft_actor_arm_turn(struct raft_actor *ra)
+void raft_actor_arm_turn(struct raft_actor *ra)
 {
     if (timer_armed(&ra->turn))
         return;
@@ -43,7 +45,7 @@ static void raft_actor_arm_turn(struct raft_actor *ra)
 }
 
 /* Answers a proposal the log did not take (or that another leader's entry replaced). */
-static void raft_actor_refuse(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p, int err)
+void raft_actor_refuse(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p, int err)
 {
     p->err = err;
     p->response = NULL;
@@ -68,7 +70,7 @@ static int raft_actor_propose_err(int err)
 /* The next request id, etcd's idutil layout: the member id's low 16 bits, then a counter that
  * starts at the start's unix time in milliseconds shifted left by 8 (48 bits, wrapping), so ids
  * differ between members and between starts of one member. Never 0. */
-static uint64_t raft_actor_next_id(struct raft_actor *ra)
+uint64_t raft_actor_next_id(struct raft_actor *ra)
 {
     if (ra->next_id == 0) {
         struct timespec ts;
@@ -109,6 +111,8 @@ static bool raft_actor_window_room(struct raft_actor *ra)
 static void raft_actor_propose(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p)
 {
     ASSERT(p->entry_len >= KV_ENTRY_HEADER_BYTES);
+    if (raft_actor_conf_request(ra, shard, p))
+        return; /* membership and leadership transfer (raft_actor_conf.h) */
     raft_index index = 0;
     int err = -RINGD_EFULL;
     uint64_t id = raft_actor_next_id(ra);
@@ -120,6 +124,12 @@ static void raft_actor_propose(struct raft_actor *ra, uint16_t shard, struct kv_
         raft_actor_refuse(ra, shard, p, raft_actor_propose_err(err));
         return;
     }
+    raft_actor_route(ra, id, index, shard, p);
+}
+
+void raft_actor_route(struct raft_actor *ra, uint64_t id, raft_index index, uint16_t shard,
+                      struct kv_proposal *p)
+{
     if (index > ra->log_last)
         ra->log_last = index;
     struct apply_route r = {.index = index, .shard = shard, .proposal = p};
@@ -198,7 +208,8 @@ static void raft_actor_hand_committed(struct raft_actor *ra, const struct raft_r
     memcpy(b->entries, rd->committed, rd->n_committed * sizeof *rd->committed);
     for (uint32_t i = 0; i < rd->n_committed; i++) {
         const struct raft_entry *e = &rd->committed[i];
-        uint64_t id = kv_entry_id(e->data, e->len);
+        uint64_t id = e->type == RAFT_ENTRY_CONF_CHANGE ? raft_actor_conf_committed(ra, e)
+                                                        : kv_entry_id(e->data, e->len);
         struct apply_route r;
         if (id != 0 && id == ra->attr_id)
             ra->serve_index = e->index;
@@ -234,8 +245,10 @@ static void raft_actor_publish(struct raft_actor *ra, const struct raft_ready *r
     }
     if (rd->soft_state_changed || rd->has_hard_state)
         cluster_view_set_leader(ra->view, rd->leader, ra->term);
-    if (rd->soft_state_changed)
+    if (rd->soft_state_changed) {
         ra->leader = rd->leader;
+        raft_actor_conf_leader(ra);
+    }
 }
 
 /* The next Ready comes at the end of the turn, not from inside a WAL callback: the WAL sends
@@ -477,26 +490,17 @@ static int raft_actor_bootstrap(struct raft_actor *ra, struct raft_hard_state *h
     return wal_append_hard_state(ra->wal, &whs);
 }
 
-/* The members in force at the loaded snapshot (its members table), or the initial cluster's
- * when there is none. */
+/* The members in force as of the last committed entry. */
 static void raft_actor_conf(const struct raft_actor *ra, struct raft_conf_state *conf)
 {
     *conf = (struct raft_conf_state){0};
-    if (ra->members != NULL && ra->members->count > 0) {
-        for (uint32_t i = 0; i < ra->members->count; i++) {
-            const struct member_info *m = &ra->members->items[i];
-            if (m->is_learner)
-                conf->learners[conf->n_learners++] = m->id;
-            else
-                conf->voters[conf->n_voters++] = m->id;
-        }
-        return;
+    for (uint32_t i = 0; i < ra->members.count; i++) {
+        const struct member_info *m = &ra->members.items[i];
+        if (m->is_learner)
+            conf->learners[conf->n_learners++] = m->id;
+        else
+            conf->voters[conf->n_voters++] = m->id;
     }
-    const struct cluster_ids *ids = &ra->view->ids;
-    ASSERT(ids->members_count >= 1 && ids->members_count <= RAFT_MEMBERS_MAX);
-    conf->n_voters = ids->members_count;
-    for (uint32_t i = 0; i < ids->members_count; i++)
-        conf->voters[i] = ids->members[i].id;
 }
 
 /* The log window: the entries between two snapshots, the catch-up entries kept below one, and
@@ -542,6 +546,10 @@ static int raft_actor_open(struct raft_actor *ra)
     ra->raft = raft_create(&c);
     if (ra->raft == NULL)
         return -ENOMEM;
+    if (ra->snapshot_members != NULL && ra->snapshot_members->count > 0)
+        ra->members = *ra->snapshot_members;
+    else
+        members_init(&ra->members, &ra->view->ids);
     struct raft_snapshot_meta snap = {.index = ra->snapshot_index, .term = ra->snapshot_term};
     raft_actor_conf(ra, &snap.conf);
     int err = raft_restore_snapshot(ra->raft, &snap);
@@ -602,6 +610,7 @@ static void raft_actor_tick(struct timer *t, uint64_t now_ns)
     raft_tick(ra->raft);
     raft_actor_expire(ra);
     raft_actor_read_tick(ra);
+    raft_actor_conf_tick(ra);
     raft_actor_publish_own(ra);
     if (raft_has_ready(ra->raft))
         raft_actor_arm_turn(ra);
@@ -747,6 +756,7 @@ static void raft_actor_stop(struct actor *a)
     actor_timer_stop(a, &ra->tick);
     ra->stopping = true;
     raft_actor_read_fail_all(ra, -RINGD_ESTOPPED);
+    raft_actor_conf_fail_all(ra, -RINGD_ESTOPPED);
     if (ra->transport.ops != NULL)
         ra->transport.ops->stop(ra->transport.t);
 }
@@ -758,7 +768,8 @@ static bool raft_actor_quiescent(struct actor *a)
     struct raft_actor *ra = raft_actor_of(a);
     if (ra->wal == NULL)
         return true; /* the start failed */
-    if (ra->ready_out || ra->batches_out > 0 || ra->routes.count > 0 || timer_armed(&ra->turn))
+    if (ra->ready_out || ra->batches_out > 0 || ra->routes.count > 0 || ra->transfers_count > 0 ||
+        timer_armed(&ra->turn))
         return false;
     if (ra->transport.ops != NULL && !ra->transport.ops->idle(ra->transport.t))
         return false;

@@ -78,6 +78,16 @@ enum raft_actor_entry {
  * readIndexRetryTime), under a new context. */
 #define RAFT_ACTOR_READ_RETRY_NS 500000000ull
 
+/* MoveLeader calls waiting for their transfer (core/raft_actor_conf.h). */
+#define RAFT_ACTOR_TRANSFERS_MAX 8
+
+struct raft_actor_transfer {
+    struct kv_proposal *proposal;
+    uint16_t shard;
+    raft_id target;
+    uint64_t deadline_tick;
+};
+
 /* One read-index request: the shards it answers (a bit per actor id), and the index they may
  * read at once this member applied it (0: not answered yet). */
 struct raft_actor_read_round {
@@ -116,7 +126,7 @@ struct raft_actor {
     uint32_t election_ticks;
     bool election_tick_advance;    /* --initial-election-tick-advance */
     raft_index snapshot_index;     /* the snapshot the server loaded (0: none) */
-    const struct members *members; /* its members table (NULL: none, the initial cluster) */
+    const struct members *snapshot_members; /* its members (NULL or none: the initial cluster) */
     raft_term snapshot_term;
     uint64_t snapshot_count; /* --snapshot-count: sizes the log window */
     uint32_t max_wals;       /* --max-wals (0: keep all) */
@@ -170,6 +180,9 @@ struct raft_actor {
      * server restarts on it (server_run returns SERVER_RESTART). */
     _Atomic bool restart_on_snapshot;
     bool installing; /* the Ready being persisted carries a snapshot */
+    struct members members; /* as of the last entry committed (core/raft_actor_conf.h) */
+    uint32_t transfers_count;
+    struct raft_actor_transfer transfers[RAFT_ACTOR_TRANSFERS_MAX];
 };
 
 /* The actor ops; ctx is a struct raft_actor with the "before runtime_start" fields set. */

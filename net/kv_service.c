@@ -224,6 +224,13 @@ static void kv_propose(struct shard *s, struct grpc_call *call, enum kv_op op,
     kv_send(s, call, op, request, len, reply_err, false);
 }
 
+void kv_service_propose(struct grpc_call *call, enum kv_op op)
+{
+    struct shard *s = kv_shard(call);
+    if (s != NULL)
+        kv_propose_call(s, call, op);
+}
+
 void kv_service_query(struct grpc_call *call, enum kv_op op)
 {
     struct shard *s = kv_shard(call);

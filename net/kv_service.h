@@ -33,6 +33,11 @@ void kv_service_alarm(struct grpc_call *call, const ProtobufCMessage *request);
 void kv_service_defragment(struct grpc_call *call, const ProtobufCMessage *request);
 void kv_service_cancel(struct grpc_call *call);
 
+/* The call's request as it came, for the raft actor to run (op: KV_OP_MEMBER_* and
+ * KV_OP_MOVE_LEADER, core/raft_actor_conf.h), answered as a proposal is (kv_service_applied);
+ * kv_service_cancel is its cancel. */
+void kv_service_propose(struct grpc_call *call, enum kv_op op);
+
 /* A query the apply actor answers from its own state (op KV_OP_MEMBER_LIST), answered as a
  * proposal is (kv_service_applied); kv_service_cancel is its cancel. */
 void kv_service_query(struct grpc_call *call, enum kv_op op);

@@ -167,7 +167,7 @@ static int server_load_snapshot(const struct server_options *opt, struct mvcc_st
     apply->alarms = s.alarms;
     apply->members = s.members;
     raft->snapshot_index = s.index;
-    raft->members = &s.members;
+    raft->snapshot_members = &s.members;
     raft->snapshot_term = s.term;
     cluster_view_set_applied(opt->view, s.index, s.revision);
     cluster_view_set_alarms(opt->view, &s.alarms);
