@@ -42,6 +42,15 @@ void peer_op_done(struct peer_conn *c)
     c->t->ops--;
 }
 
+void peer_conn_unpin(struct peer_conn *c)
+{
+    peer_op_done(c);
+    if (c->closing)
+        peer_conn_maybe_release(c);
+    else
+        peer_recv_post(c);
+}
+
 static struct io_uring_sqe *peer_t_sqe(struct peer_transport *t, struct io_completion *io)
 {
     t->ops++;
@@ -462,32 +471,29 @@ static void peer_conn_parse(struct peer_conn *c)
     }
 }
 
-/* A paused connection's file request finished: go on with the frames already received. */
+/* A paused connection's file request finished: go on with the frames already received (the
+ * caller's request is still counted; peer_conn_unpin follows). */
 void peer_conn_resume(struct peer_conn *c)
 {
     c->paused = false;
     peer_conn_parse(c);
-    peer_recv_post(c);
 }
 
 static void peer_recv_done(struct io_completion *io, int32_t res, uint32_t flags)
 {
     (void)flags;
     struct peer_conn *c = PEER_OF(io, struct peer_conn, recv_io);
-    peer_op_done(c);
     c->receiving = false;
-    if (c->closing) {
-        peer_conn_maybe_release(c);
-        return;
-    }
-    if (res <= 0) {
-        bool done = c->snap_in != NULL && peer_snap_in_done(c);
+    /* The recv stays counted until the frames are handled: a receive callback that removes
+     * this peer closes the connection, which must not be released under the parser. */
+    if (!c->closing && res > 0) {
+        c->in.len += (size_t)res;
+        peer_conn_parse(c);
+    } else if (!c->closing) {
+        bool done = peer_snap_in_done(c);
         peer_conn_close(c, done ? NULL : "closed by the remote peer", res);
-        return;
     }
-    c->in.len += (size_t)res;
-    peer_conn_parse(c);
-    peer_recv_post(c);
+    peer_conn_unpin(c);
 }
 
 /* ---- Outbound links ---------------------------------------------------------------------------
@@ -586,6 +592,10 @@ static void peer_shut(struct peer *p)
         peer_conn_close(&p->snap.conn, NULL, 0);
     if (p->state == PEER_LINK_BACKOFF)
         p->state = PEER_LINK_IDLE;
+    for (uint32_t i = 0; i < PEER_INBOUND_CONNS_MAX; i++) {
+        if (t->in[i].used && t->in[i].peer == p)
+            peer_conn_close(&t->in[i], NULL, 0); /* the slot may serve another member next */
+    }
 }
 
 /* ---- The kick: one no-op per loop turn that sent something -------------------------------------

@@ -149,6 +149,9 @@ struct peer_transport {
 /* peer.c, for peer_snap.c. */
 struct io_uring_sqe *peer_sqe(struct peer_conn *c, struct io_completion *io);
 void peer_op_done(struct peer_conn *c);
+/* The last step of a completion that ran frames or callbacks with its request still counted:
+ * uncounts it, then releases a closing connection or reads on. */
+void peer_conn_unpin(struct peer_conn *c);
 int peer_buf_reserve(struct peer_buf *b, size_t more, size_t max);
 void peer_conn_flush(struct peer_conn *c);
 void peer_conn_close(struct peer_conn *c, const char *why, int err);

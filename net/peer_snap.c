@@ -81,30 +81,32 @@ static void peer_snap_read(struct peer_snap_out *s)
     c->hold = true;
 }
 
+/* Frames the chunk read into the filling buffer and sends it; the next read goes into the
+ * other buffer meanwhile. */
+static void peer_snap_chunk_read(struct peer_snap_out *s, uint32_t n)
+{
+    struct peer_conn *c = &s->conn;
+    struct peer_buf *b = &c->out[c->fill];
+    peer_codec_put_head(b->data, PEER_FRAME_SNAP_CHUNK, n);
+    b->len = PEER_FRAME_HEAD_BYTES + n;
+    s->crc = crc32c_update(s->crc, b->data + PEER_FRAME_HEAD_BYTES, n);
+    s->offset += n;
+    peer_conn_flush(c);
+    peer_snap_read(s);
+}
+
 static void peer_snap_read_done(struct io_completion *io, int32_t res, uint32_t flags)
 {
     (void)flags;
     struct peer_snap_out *s = PEER_OF(io, struct peer_snap_out, read_io);
     struct peer_conn *c = &s->conn;
-    peer_op_done(c);
     s->reading = false;
     c->hold = false;
-    if (c->closing) {
-        peer_conn_maybe_release(c);
-        return;
-    }
-    if (res <= 0) {
+    if (!c->closing && res <= 0)
         peer_conn_close(c, "snapshot file read failed", res < 0 ? res : -EIO);
-        return;
-    }
-    struct peer_buf *b = &c->out[c->fill];
-    uint8_t *data = b->data + PEER_FRAME_HEAD_BYTES;
-    peer_codec_put_head(b->data, PEER_FRAME_SNAP_CHUNK, (uint32_t)res);
-    b->len = PEER_FRAME_HEAD_BYTES + (size_t)res;
-    s->crc = crc32c_update(s->crc, data, (size_t)res);
-    s->offset += (uint64_t)res;
-    peer_conn_flush(c);
-    peer_snap_read(s); /* into the other buffer while this one is sent */
+    else if (!c->closing)
+        peer_snap_chunk_read(s, (uint32_t)res);
+    peer_conn_unpin(c);
 }
 
 void peer_snap_out_sent(struct peer_snap_out *s)
@@ -245,16 +247,11 @@ static void peer_snap_write_done(struct io_completion *io, int32_t res, uint32_t
     (void)flags;
     struct peer_snap_in *in = PEER_OF(io, struct peer_snap_in, write_io);
     struct peer_conn *c = in->conn;
-    peer_op_done(c);
-    if (c->closing) {
-        peer_conn_maybe_release(c);
-        return;
-    }
-    if (res != (int32_t)in->write_len) {
+    if (!c->closing && res != (int32_t)in->write_len)
         peer_conn_close(c, "snapshot file write failed", res < 0 ? res : -EIO);
-        return;
-    }
-    peer_conn_resume(c);
+    else if (!c->closing)
+        peer_conn_resume(c);
+    peer_conn_unpin(c);
 }
 
 static int peer_snap_chunk(struct peer_conn *c, const uint8_t *data, uint32_t len, const char **why)
@@ -304,21 +301,18 @@ static void peer_snap_chain_done(struct io_completion *io, int32_t res, uint32_t
     (void)io;
     (void)flags;
     struct peer_conn *c = in->conn;
-    peer_op_done(c);
     if (res < 0 && in->chain_err == 0)
         in->chain_err = res;
     ASSERT(in->chain_left > 0);
-    if (--in->chain_left > 0)
-        return;
-    if (c->closing) {
-        peer_conn_maybe_release(c);
+    if (--in->chain_left > 0) {
+        peer_op_done(c); /* the last of the chain's completions goes on */
         return;
     }
-    if (in->chain_err < 0) {
+    if (!c->closing && in->chain_err < 0)
         peer_conn_close(c, "cannot make the snapshot file durable", in->chain_err);
-        return;
-    }
-    peer_snap_installed(c);
+    else if (!c->closing)
+        peer_snap_installed(c);
+    peer_conn_unpin(c);
 }
 
 static void peer_snap_sync_done(struct io_completion *io, int32_t res, uint32_t flags)
