@@ -129,6 +129,7 @@ void peer_conn_close(struct peer_conn *c, const char *why, int err)
     if (c->closing)
         return;
     c->closing = true;
+    c->t->stats.conns_dropped += why != NULL;
     bool quiet = c->role == PEER_ROLE_MSGS_OUT && c->peer->down_logged;
     if (why != NULL && !quiet)
         peer_log_drop(c, why, err);
@@ -163,6 +164,7 @@ void peer_conn_maybe_release(struct peer_conn *c)
     c->closing = false;
     switch (c->role) {
     case PEER_ROLE_MSGS_OUT:
+        c->t->stats.msgs_dropped += dropped;
         if (dropped > 0)
             c->peer->unreachable_pending = true;
         peer_link_released(c->peer);
@@ -182,11 +184,9 @@ void peer_conn_maybe_release(struct peer_conn *c)
 
 static void peer_cancel_done(struct io_completion *io, int32_t res, uint32_t flags)
 {
-    (void)res;
+    (void)res; /* -ENOENT when everything had completed already: nothing to undo either way */
     (void)flags;
-    struct peer_conn *c = PEER_OF(io, struct peer_conn, cancel_io);
-    peer_op_done(c);
-    peer_conn_maybe_release(c);
+    peer_conn_unpin(PEER_OF(io, struct peer_conn, cancel_io));
 }
 
 static void peer_send_done(struct io_completion *io, int32_t res, uint32_t flags);
@@ -194,6 +194,8 @@ static void peer_send_done(struct io_completion *io, int32_t res, uint32_t flags
 static void peer_send_post(struct peer_conn *c)
 {
     struct peer_buf *b = &c->out[c->fill ^ 1];
+    if (c->role == PEER_ROLE_MSGS_OUT && c->sent == 0)
+        c->t->stats.sends++;
     c->send_io.fn = peer_send_done;
     io_uring_prep_send(peer_sqe(c, &c->send_io), c->fd, b->data + c->sent, b->len - c->sent,
                        MSG_NOSIGNAL);
@@ -213,22 +215,11 @@ void peer_conn_flush(struct peer_conn *c)
     peer_send_post(c);
 }
 
-static void peer_send_done(struct io_completion *io, int32_t res, uint32_t flags)
+/* res bytes of the sending buffer went out: the rest, or the next buffer. */
+static void peer_sent(struct peer_conn *c, size_t res)
 {
-    (void)flags;
-    struct peer_conn *c = PEER_OF(io, struct peer_conn, send_io);
-    peer_op_done(c);
-    c->sending = false;
-    if (c->closing) {
-        peer_conn_maybe_release(c);
-        return;
-    }
-    if (res <= 0) {
-        peer_conn_close(c, "write failed", res < 0 ? res : -EPIPE);
-        return;
-    }
     struct peer_buf *b = &c->out[c->fill ^ 1];
-    c->sent += (size_t)res;
+    c->sent += res;
     if (c->sent < b->len) {
         peer_send_post(c);
         return;
@@ -238,6 +229,18 @@ static void peer_send_done(struct io_completion *io, int32_t res, uint32_t flags
     peer_conn_flush(c);
     if (c->role == PEER_ROLE_SNAP_OUT)
         peer_snap_out_sent(PEER_OF(c, struct peer_snap_out, conn));
+}
+
+static void peer_send_done(struct io_completion *io, int32_t res, uint32_t flags)
+{
+    (void)flags;
+    struct peer_conn *c = PEER_OF(io, struct peer_conn, send_io);
+    c->sending = false;
+    if (!c->closing && res <= 0)
+        peer_conn_close(c, "write failed", res < 0 ? res : -EPIPE);
+    else if (!c->closing)
+        peer_sent(c, (size_t)res);
+    peer_conn_unpin(c);
 }
 
 /* Appends a Hello for this connection's peer to the filling buffer. */
@@ -260,28 +263,20 @@ static void peer_connect_done(struct io_completion *io, int32_t res, uint32_t fl
 {
     (void)flags;
     struct peer_conn *c = PEER_OF(io, struct peer_conn, connect_io);
-    peer_op_done(c);
     c->connecting = false;
-    if (c->closing) {
-        peer_conn_maybe_release(c);
-        return;
-    }
-    if (res < 0) {
-        /* A connect cut by its linked timeout completes as cancelled. */
+    /* A connect cut by its linked timeout completes as cancelled. */
+    if (!c->closing && res < 0)
         peer_conn_close(c, "cannot connect", res == -ECANCELED ? -ETIMEDOUT : res);
-        return;
-    }
-    peer_recv_post(c);
-    peer_conn_flush(c);
+    else if (!c->closing)
+        peer_conn_flush(c); /* the Hello and whatever queued behind it */
+    peer_conn_unpin(c);     /* reads from now on */
 }
 
 static void peer_link_timeout_done(struct io_completion *io, int32_t res, uint32_t flags)
 {
     (void)res;
     (void)flags;
-    struct peer_conn *c = PEER_OF(io, struct peer_conn, link_timeout_io);
-    peer_op_done(c);
-    peer_conn_maybe_release(c);
+    peer_conn_unpin(PEER_OF(io, struct peer_conn, link_timeout_io));
 }
 
 /* Dials a (connect with a linked timeout) and queues the Hello, which leaves first once the
@@ -326,7 +321,7 @@ static void peer_recv_done(struct io_completion *io, int32_t res, uint32_t flags
 
 static void peer_recv_post(struct peer_conn *c)
 {
-    if (c->receiving || c->closing || c->paused || c->fd < 0)
+    if (c->receiving || c->connecting || c->closing || c->paused || c->fd < 0)
         return;
     struct peer_buf *in = &c->in;
     if (c->in_off > 0) {
@@ -882,6 +877,7 @@ static int peer_queue(struct peer *p, const struct raft_msg *m)
     ASSERT(n == (int64_t)bytes);
     b->len += bytes;
     b->msgs++;
+    t->stats.msgs_queued++;
     return 0;
 }
 
@@ -900,6 +896,8 @@ static int peer_send(void *tp, const struct raft_msg *m)
         err = peer_queue(p, m);
     else
         p->unreachable_pending = true; /* down: dropped, as a lossy network would */
+    if (err < 0 || p->unreachable_pending)
+        t->stats.msgs_dropped++;
     if (err < 0)
         p->unreachable_pending = true;
     peer_kick(t);
@@ -1071,4 +1069,9 @@ bool peer_transport_connected(const struct peer_transport *t, raft_id id)
             return p->state == PEER_LINK_UP;
     }
     return false;
+}
+
+void peer_transport_stats(const struct peer_transport *t, struct peer_transport_stats *out)
+{
+    *out = t->stats;
 }

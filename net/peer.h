@@ -81,6 +81,16 @@ void peer_transport_destroy(struct peer_transport *t);
 /* The transport as the raft actor takes it. */
 struct raft_transport peer_transport_raft(struct peer_transport *t);
 
+/* Counters since create, for tests and metrics. */
+struct peer_transport_stats {
+    uint64_t sends;         /* send requests on the message links (a batch each) */
+    uint64_t msgs_queued;   /* raft messages taken by send */
+    uint64_t msgs_dropped;  /* refused (queue full, peer down) or lost with a connection */
+    uint64_t conns_dropped; /* connections dropped for a reason (each logged) */
+};
+
+void peer_transport_stats(const struct peer_transport *t, struct peer_transport_stats *out);
+
 /* True when the connection to id is up and its Hello answered (tests, status). */
 bool peer_transport_connected(const struct peer_transport *t, raft_id id);
 

@@ -137,6 +137,7 @@ struct peer_transport {
     bool stopping;
     bool kicked;  /* the kick no-op is in flight */
     uint32_t ops; /* every request of ours in flight */
+    struct peer_transport_stats stats;
     uint32_t n_listen;
     struct config_urls listen_urls;
     struct peer_listener listeners[CONFIG_URLS_MAX];

@@ -701,11 +701,13 @@ static void test_down_peer_then_up(void **state)
     cluster_stop();
 }
 
-/* Reads the log written since offset into buf. */
-static void read_log(int fd, char *buf, size_t len)
+/* Reads the captured log into buf and sends the log back to stderr. */
+static void log_release(int fd, char *buf, size_t len)
 {
     ssize_t n = pread(fd, buf, len - 1, 0);
     buf[n > 0 ? n : 0] = '\0';
+    log_set_fd(2);
+    close(fd);
 }
 
 static int log_capture(void)
@@ -737,9 +739,7 @@ static void test_wrong_cluster_refused(void **state)
     assert_false(peer_transport_connected(nodes[1].t, 2));
     assert_false(peer_transport_connected(nodes[2].t, 1));
     static char text[1 << 16];
-    read_log(log_fd, text, sizeof(text));
-    log_set_fd(2);
-    close(log_fd);
+    log_release(log_fd, text, sizeof(text));
     assert_non_null(strstr(text, "\"reason\":\"cluster id mismatch\""));
     assert_non_null(strstr(text, "\"remote-peer-id\":\"1\""));
     cluster_stop();
@@ -813,9 +813,7 @@ static void test_garbage_dropped(void **state)
     /* The real link goes on. */
     exchange(100);
     static char text[1 << 16];
-    read_log(log_fd, text, sizeof(text));
-    log_set_fd(2);
-    close(log_fd);
+    log_release(log_fd, text, sizeof(text));
     assert_non_null(strstr(text, "frame over the size limit"));
     assert_non_null(strstr(text, "bad hello"));
     assert_non_null(strstr(text, "the first frame is not a hello"));
@@ -832,6 +830,8 @@ static void test_full_queue(void **state)
     node_start(1);
     node_start(2);
     connect_all();
+    struct peer_transport_stats before, after;
+    peer_transport_stats(nodes[1].t, &before);
     for (uint64_t seq = 0; seq < 8; seq++)
         assert_int_equal(send_app(1, 2, seq), 0);
     assert_int_equal(send_app(1, 2, 8), -RINGD_EFULL);
@@ -841,6 +841,10 @@ static void test_full_queue(void **state)
     assert_true(run_until(unreachable_seen, &l, 5000));
     l.count = 8;
     assert_true(run_until(delivered, &l, 5000));
+    peer_transport_stats(nodes[1].t, &after);
+    assert_int_equal(after.sends - before.sends, 1); /* one turn's messages, one send */
+    assert_int_equal(after.msgs_queued - before.msgs_queued, 8);
+    assert_int_equal(after.msgs_dropped - before.msgs_dropped, 2);
     /* Drained: room again. */
     assert_int_equal(send_app(1, 2, 8), 0);
     l.count = 9;
@@ -899,6 +903,68 @@ static void test_snapshot_stream(void **state)
     cluster_stop();
 }
 
+static bool dropped_more(void *arg)
+{
+    const uint64_t *before = arg;
+    struct peer_transport_stats st;
+    peer_transport_stats(nodes[2].t, &st);
+    return st.conns_dropped > *before;
+}
+
+static bool no_tmp_file(void *arg)
+{
+    const struct node *n = arg;
+    char name[SNAPSHOT_FILE_NAME_BYTES], path[512];
+    snapshot_file_name(name, &(struct snapshot_file_id){.term = 3, .index = 500});
+    snprintf(path, sizeof(path), "%s/%s.tmp", n->dir, name);
+    bool none = access(path, F_OK) != 0;
+    snprintf(path, sizeof(path), "%s/%s", n->dir, name);
+    return none && access(path, F_OK) != 0;
+}
+
+/* A snapshot stream from "member 1" on a raw socket: Hello, SNAP_BEGIN announcing 1000 bytes,
+ * then chunk_bytes of data and, if end_crc is not 0, a SNAP_END with that CRC. */
+static void raw_snapshot(uint32_t chunk_bytes, uint32_t end_crc, bool close_early)
+{
+    static uint8_t out[4096];
+    struct peer_hello h = {.cluster_id = 0xc1c1, .from = 1, .to = 2, .version = 1, .stream = 2};
+    size_t n = peer_codec_encode_hello(&h, out);
+    struct raft_snapshot_meta meta = {.index = 500, .term = 3};
+    struct raft_msg m = {.type = RAFT_MSG_SNAP, .from = 1, .to = 2, .term = 3, .snapshot = &meta};
+    n += (size_t)peer_codec_encode_snap_begin(&m, 1000, out + n, sizeof(out) - n);
+    peer_codec_put_head(out + n, PEER_FRAME_SNAP_CHUNK, chunk_bytes);
+    memset(out + n + PEER_FRAME_HEAD_BYTES, 0xab, chunk_bytes);
+    n += PEER_FRAME_HEAD_BYTES + chunk_bytes;
+    if (end_crc != 0)
+        n += peer_codec_encode_snap_end(1000, end_crc, out + n);
+    struct peer_transport_stats st;
+    peer_transport_stats(nodes[2].t, &st);
+    struct raw r = {.fd = raw_connect(&nodes[2])};
+    assert_true(run_until(raw_writable, &r, 5000));
+    assert_int_equal(send(r.fd, out, n, MSG_NOSIGNAL), (ssize_t)n);
+    if (close_early)
+        close(r.fd);
+    assert_true(run_until(dropped_more, &st.conns_dropped, 5000));
+    if (!close_early)
+        close(r.fd);
+}
+
+static void test_snapshot_refused(void **state)
+{
+    (void)state;
+    cluster_make(2, false);
+    node_start(1);
+    node_start(2);
+    raw_snapshot(10, 0, true);                            /* cut short */
+    assert_true(run_until(no_tmp_file, &nodes[2], 5000)); /* removed once the conn is released */
+    raw_snapshot(1000, 0x1234, false);                    /* a CRC that does not match */
+    assert_true(run_until(no_tmp_file, &nodes[2], 5000)); /* removed once the conn is released */
+    raw_snapshot(1001, 0, false);                         /* longer than announced */
+    assert_true(run_until(no_tmp_file, &nodes[2], 5000)); /* removed once the conn is released */
+    assert_int_equal(nodes[2].snaps_received, 0);
+    cluster_stop();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -907,7 +973,7 @@ int main(void)
         cmocka_unit_test(test_tcp_messages_in_order), cmocka_unit_test(test_unix_messages_in_order),
         cmocka_unit_test(test_down_peer_then_up),     cmocka_unit_test(test_wrong_cluster_refused),
         cmocka_unit_test(test_garbage_dropped),       cmocka_unit_test(test_full_queue),
-        cmocka_unit_test(test_snapshot_stream),
+        cmocka_unit_test(test_snapshot_stream),       cmocka_unit_test(test_snapshot_refused),
     };
     if (getenv("PEER_TEST") != NULL)
         cmocka_set_test_filter(getenv("PEER_TEST")); /* one test by name, to debug it */
