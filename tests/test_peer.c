@@ -258,7 +258,12 @@ static void test_codec_malformed(void **state)
         if (err != cases[i].err)
             fail_msg("%s: %d, expected %d", cases[i].name, err, cases[i].err);
     }
+}
 
+/* Lists at their bounds and one past. */
+static void test_codec_bounds(void **state)
+{
+    (void)state;
     /* Too many entries: RAFT_MSG_ENTRIES_MAX + 1 empty ones (each "5a 00"). */
     static uint8_t many[2 * (RAFT_MSG_ENTRIES_MAX + 1)];
     for (size_t i = 0; i < sizeof(many); i += 2)
@@ -286,7 +291,11 @@ static void test_codec_malformed(void **state)
     packed_len = raftpb__message__pack(&pb, packed);
     assert_int_equal(peer_codec_decode_msg(packed, packed_len, &decoded), 0);
     assert_int_equal(decoded.msg.snapshot->conf.n_voters, RAFT_MEMBERS_MAX);
+}
 
+static void test_codec_truncated(void **state)
+{
+    (void)state;
     /* Every truncation of a valid message decodes or fails cleanly; a cut inside a field fails. */
     static struct sample s;
     sample_make(&s, 1, 2, 100, 8);
@@ -969,7 +978,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec_round_trip),      cmocka_unit_test(test_codec_small_frames),
-        cmocka_unit_test(test_codec_malformed),       cmocka_unit_test(test_codec_fuzz),
+        cmocka_unit_test(test_codec_malformed),       cmocka_unit_test(test_codec_bounds),
+        cmocka_unit_test(test_codec_truncated),       cmocka_unit_test(test_codec_fuzz),
         cmocka_unit_test(test_tcp_messages_in_order), cmocka_unit_test(test_unix_messages_in_order),
         cmocka_unit_test(test_down_peer_then_up),     cmocka_unit_test(test_wrong_cluster_refused),
         cmocka_unit_test(test_garbage_dropped),       cmocka_unit_test(test_full_queue),
