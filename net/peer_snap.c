@@ -176,6 +176,9 @@ static int peer_snap_open(struct peer *p, const struct raft_msg *m)
     return err;
 }
 
+/* struct peer holds one stream: raising the bound needs a list of them. */
+_Static_assert(PEER_SNAP_STREAMS_MAX == 1, "one snapshot stream per peer");
+
 int peer_snap_send(struct peer *p, const struct raft_msg *m)
 {
     struct peer_snap_out *s = &p->snap;
