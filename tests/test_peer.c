@@ -401,6 +401,7 @@ struct node {
     uint32_t snaps_failed;
     uint32_t snaps_received;
     uint32_t snaps_bad;
+    uint32_t big_ok; /* large messages received intact */
 };
 
 static struct node nodes[NODES_MAX + 1]; /* by id, 1..NODES_MAX */
@@ -440,6 +441,23 @@ static bool snap_file_ok(const struct node *n, const struct raft_msg *m)
     return len == (ssize_t)sizeof(snap_bytes) && memcmp(got, snap_bytes, sizeof(snap_bytes)) == 0;
 }
 
+/* A large message: its index is BIG_INDEX, its entries' bytes follow entry_byte. */
+#define BIG_INDEX 1000000000ull
+
+static bool big_intact(const struct raft_msg *m)
+{
+    uint64_t bytes = 0;
+    for (uint32_t k = 0; k < m->n_entries; k++) {
+        const struct raft_entry *e = &m->entries[k];
+        for (uint32_t i = 0; i < e->len; i++) {
+            if (e->data[i] != entry_byte(e->index, i))
+                return false;
+        }
+        bytes += e->len;
+    }
+    return m->n_entries == 3 && bytes > (8u << 20);
+}
+
 static void on_receive(void *ctx, const struct raft_msg *m)
 {
     struct node *n = ctx;
@@ -448,6 +466,10 @@ static void on_receive(void *ctx, const struct raft_msg *m)
     if (m->type == RAFT_MSG_SNAP) {
         n->snaps_received++;
         n->snaps_bad += !snap_file_ok(n, m) || m->snapshot->conf.n_voters != 3;
+        return;
+    }
+    if (m->index == BIG_INDEX) {
+        n->big_ok += big_intact(m);
         return;
     }
     if (m->index != n->next_index[m->from] || !entries_intact(m))
@@ -863,6 +885,77 @@ static void test_full_queue(void **state)
     cluster_stop();
 }
 
+static bool big_received(void *arg)
+{
+    const struct node *n = arg;
+    return n->big_ok >= 2;
+}
+
+/* Messages far past the buffers' first size: both sides grow their buffers. */
+static void test_large_messages(void **state)
+{
+    (void)state;
+    cluster_make(2, false);
+    node_start(1);
+    node_start(2);
+    connect_all();
+    static uint8_t data[3][6u << 20];
+    const uint32_t lens[3] = {6u << 20, 1, 3u << 20};
+    struct raft_entry entries[3];
+    for (uint32_t k = 0; k < 3; k++) {
+        for (uint32_t i = 0; i < lens[k]; i++)
+            data[k][i] = entry_byte(BIG_INDEX + k + 1, i);
+        entries[k] = (struct raft_entry){
+            .term = 1, .index = BIG_INDEX + k + 1, .data = data[k], .len = lens[k]};
+    }
+    struct raft_msg m = {.type = RAFT_MSG_APP,
+                         .from = 1,
+                         .to = 2,
+                         .term = 1,
+                         .index = BIG_INDEX,
+                         .entries = entries,
+                         .n_entries = 3};
+    assert_int_equal(peer_transport_ops.send(nodes[1].t, &m), 0);
+    assert_int_equal(peer_transport_ops.send(nodes[1].t, &m), 0);
+    assert_int_equal(send_app(1, 2, 0), 0);
+    assert_true(run_until(big_received, &nodes[2], 20000));
+    struct link l = {1, 2, 1};
+    assert_true(run_until(delivered, &l, 5000)); /* and the small one after them */
+    assert_int_equal(nodes[2].bad, 0);
+    cluster_stop();
+}
+
+/* Membership changes: a removed member is unknown to send and refused when it dials; added
+ * again, it is dialed and heard. */
+static void test_set_peer(void **state)
+{
+    (void)state;
+    cluster_make(2, false);
+    node_start(1);
+    node_start(2);
+    connect_all();
+    const struct raft_transport_ops *ops = &peer_transport_ops;
+    assert_int_equal(ops->set_peer(nodes[1].t, 2, NULL, 0), 0);
+    assert_int_equal(send_app(1, 2, 0), -ENOENT);
+    assert_int_equal(ops->set_peer(nodes[1].t, 2, NULL, 0), -ENOENT);
+    assert_int_equal(ops->set_peer(nodes[1].t, 1, NULL, 0), 0); /* ourselves: nothing to do */
+    const char *bad[] = {"https://127.0.0.1:1"};
+    assert_int_equal(ops->set_peer(nodes[1].t, 2, bad, 1), -RINGD_EUNSUPPORTED);
+    const char *urls[] = {nodes[2].url};
+    assert_int_equal(ops->set_peer(nodes[1].t, 2, urls, 1), 0);
+    struct link l = {1, 2, 0};
+    assert_true(run_until(linked, &l, 5000));
+    assert_int_equal(send_app(1, 2, 0), 0);
+    l.count = 1;
+    assert_true(run_until(delivered, &l, 5000));
+    l = (struct link){2, 1, 0};
+    assert_true(run_until(linked, &l, 5000)); /* 2 redialed 1 after its link was dropped */
+    assert_int_equal(send_app(2, 1, 0), 0);
+    l.count = 1;
+    assert_true(run_until(delivered, &l, 5000));
+    cluster_stop();
+}
+
 static bool snap_done(void *arg)
 {
     const struct node *n = arg;
@@ -983,6 +1076,7 @@ int main(void)
         cmocka_unit_test(test_tcp_messages_in_order), cmocka_unit_test(test_unix_messages_in_order),
         cmocka_unit_test(test_down_peer_then_up),     cmocka_unit_test(test_wrong_cluster_refused),
         cmocka_unit_test(test_garbage_dropped),       cmocka_unit_test(test_full_queue),
+        cmocka_unit_test(test_large_messages),        cmocka_unit_test(test_set_peer),
         cmocka_unit_test(test_snapshot_stream),       cmocka_unit_test(test_snapshot_refused),
     };
     if (getenv("PEER_TEST") != NULL)
