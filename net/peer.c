@@ -83,6 +83,13 @@ static void peer_buf_free(struct peer_buf *b)
     *b = (struct peer_buf){0};
 }
 
+/* An empty buffer that grew for a large message gives its memory back. */
+static void peer_buf_trim(struct peer_buf *b)
+{
+    if (b->len == 0 && b->cap > PEER_BUFFER_RETAIN_BYTES)
+        peer_buf_free(b);
+}
+
 static void peer_conn_free_buffers(struct peer_conn *c)
 {
     peer_buf_free(&c->out[0]);
@@ -226,6 +233,7 @@ static void peer_sent(struct peer_conn *c, size_t res)
     }
     b->len = 0;
     b->msgs = 0;
+    peer_buf_trim(b);
     peer_conn_flush(c);
     if (c->role == PEER_ROLE_SNAP_OUT)
         peer_snap_out_sent(PEER_OF(c, struct peer_snap_out, conn));
@@ -259,6 +267,40 @@ static int peer_conn_put_hello(struct peer_conn *c, raft_id to, uint8_t stream)
     return 0;
 }
 
+static void peer_hello_timer_done(struct io_completion *io, int32_t res, uint32_t flags);
+
+/* Watches the current dial for the acceptor's Hello; one timer at a time, which re-arms
+ * itself for a newer dial when it fires. */
+static void peer_hello_timer_arm(struct peer *p)
+{
+    if (p->hello_timer_armed)
+        return;
+    p->hello_gen = p->dials;
+    uint32_t ms = p->link.t->limits.hello_timeout_ms;
+    p->hello_timeout = (struct __kernel_timespec){.tv_sec = ms / 1000,
+                                                  .tv_nsec = (long long)(ms % 1000) * 1000000};
+    p->hello_timer_io.fn = peer_hello_timer_done;
+    io_uring_prep_timeout(peer_t_sqe(p->link.t, &p->hello_timer_io), &p->hello_timeout, 0, 0);
+    p->hello_timer_armed = true;
+}
+
+static void peer_hello_timer_done(struct io_completion *io, int32_t res, uint32_t flags)
+{
+    (void)res;
+    (void)flags;
+    struct peer *p = PEER_OF(io, struct peer, hello_timer_io);
+    struct peer_conn *c = &p->link;
+    c->t->ops--;
+    p->hello_timer_armed = false;
+    bool waiting = c->fd >= 0 && !c->connecting && !c->closing && !c->hello_in;
+    if (c->t->stopping || p->removed || !waiting)
+        peer_slot_maybe_free(p);
+    else if (p->hello_gen == p->dials)
+        peer_conn_close(c, "no hello from the peer in time", -ETIMEDOUT);
+    else
+        peer_hello_timer_arm(p); /* a newer connection: give it its own full wait */
+}
+
 static void peer_connect_done(struct io_completion *io, int32_t res, uint32_t flags)
 {
     (void)flags;
@@ -267,7 +309,9 @@ static void peer_connect_done(struct io_completion *io, int32_t res, uint32_t fl
     /* A connect cut by its linked timeout completes as cancelled. */
     if (!c->closing && res < 0)
         peer_conn_close(c, "cannot connect", res == -ECANCELED ? -ETIMEDOUT : res);
-    else if (!c->closing)
+    else if (!c->closing && c->role == PEER_ROLE_MSGS_OUT)
+        peer_hello_timer_arm(c->peer);
+    if (!c->closing)
         peer_conn_flush(c); /* the Hello and whatever queued behind it */
     peer_conn_unpin(c);     /* reads from now on */
 }
@@ -329,6 +373,7 @@ static void peer_recv_post(struct peer_conn *c)
         in->len -= c->in_off;
         c->in_off = 0;
     }
+    peer_buf_trim(in);
     size_t want = c->in_need > PEER_RECV_ROOM_MIN ? c->in_need : PEER_RECV_ROOM_MIN;
     int err = peer_buf_reserve(in, want, PEER_IN_BUFFER_MAX);
     if (err < 0) {
@@ -499,6 +544,7 @@ static void peer_link_dial(struct peer *p)
     p->timer_fired = false;
     const struct peer_addr *a = &p->addrs[p->addr_next % p->n_addrs];
     p->addr_next++;
+    p->dials++;
     p->state = PEER_LINK_CONNECTING;
     int err = peer_conn_dial(&p->link, a, PEER_STREAM_MSGS);
     if (err < 0) {
@@ -565,8 +611,8 @@ static void peer_link_released(struct peer *p)
 /* A removed peer's slot is reused only once nothing of it is in flight. */
 static void peer_slot_maybe_free(struct peer *p)
 {
-    if (!p->removed || p->timer_armed || p->link.ops > 0 || p->link.fd >= 0 || p->snap.active ||
-        p->snap.conn.ops > 0)
+    if (!p->removed || p->timer_armed || p->hello_timer_armed || p->link.ops > 0 ||
+        p->link.fd >= 0 || p->snap.active || p->snap.conn.ops > 0)
         return;
     peer_conn_free_buffers(&p->link);
     peer_conn_free_buffers(&p->snap.conn);
@@ -577,10 +623,11 @@ static void peer_slot_maybe_free(struct peer *p)
 static void peer_shut(struct peer *p)
 {
     struct peer_transport *t = p->link.t;
-    if (p->timer_armed) {
-        p->timer_cancel_io.fn = peer_timer_cancel_done;
+    p->timer_cancel_io.fn = peer_timer_cancel_done;
+    if (p->timer_armed)
         io_uring_prep_cancel(peer_t_sqe(t, &p->timer_cancel_io), &p->timer_io, 0);
-    }
+    if (p->hello_timer_armed) /* the same completion serves both: it only counts */
+        io_uring_prep_cancel(peer_t_sqe(t, &p->timer_cancel_io), &p->hello_timer_io, 0);
     if (p->link.fd >= 0)
         peer_conn_close(&p->link, NULL, 0);
     if (p->snap.conn.fd >= 0)
@@ -980,6 +1027,8 @@ static void peer_limits_default(struct peer_limits *l)
         l->backoff_ms_max = PEER_BACKOFF_MS_MAX;
     if (l->backoff_ms_max < l->backoff_ms_min)
         l->backoff_ms_max = l->backoff_ms_min;
+    if (l->hello_timeout_ms == 0)
+        l->hello_timeout_ms = PEER_HELLO_TIMEOUT_MS;
     if (l->snap_chunk_bytes == 0 || l->snap_chunk_bytes > PEER_SNAP_CHUNK_BYTES)
         l->snap_chunk_bytes = PEER_SNAP_CHUNK_BYTES;
 }

@@ -51,6 +51,7 @@ struct peer_limits {
     uint32_t backoff_ms_min;
     uint32_t backoff_ms_max;
     uint32_t snap_chunk_bytes; /* <= PEER_SNAP_CHUNK_BYTES */
+    uint32_t hello_timeout_ms; /* the acceptor's Hello comes by then: PEER_HELLO_TIMEOUT_MS */
 };
 
 struct peer_transport_config {

@@ -110,7 +110,14 @@ struct peer {
     uint32_t backoff_ms;
     struct __kernel_timespec backoff;
     struct io_completion timer_io;
-    struct io_completion timer_cancel_io;
+    struct io_completion timer_cancel_io; /* for either timer */
+    /* The acceptor's Hello must come within PEER_HELLO_TIMEOUT_MS of the connect: a listener
+     * that is not a ringd member (or hangs) would otherwise hold the link dialing for good. */
+    bool hello_timer_armed;
+    uint64_t dials;     /* connections dialed: which one the hello timer watches */
+    uint64_t hello_gen; /* the dial the armed hello timer was armed for */
+    struct __kernel_timespec hello_timeout;
+    struct io_completion hello_timer_io;
     struct peer_conn link;
     struct peer_snap_out snap;
 };
