@@ -719,6 +719,19 @@ static void peer_listener_close(struct peer_listener *l)
     l->fd = -1;
 }
 
+static void peer_accept_retry_done(struct io_completion *io, int32_t res, uint32_t flags)
+{
+    (void)res;
+    (void)flags;
+    struct peer_listener *l = PEER_OF(io, struct peer_listener, retry_io);
+    l->t->ops--;
+    l->retrying = false;
+    if (l->t->stopping)
+        peer_listener_close(l);
+    else
+        peer_accept_post(l->t, l);
+}
+
 static void peer_accept_done(struct io_completion *io, int32_t res, uint32_t flags)
 {
     struct peer_listener *l = PEER_OF(io, struct peer_listener, accept_io);
@@ -733,12 +746,16 @@ static void peer_accept_done(struct io_completion *io, int32_t res, uint32_t fla
     l->accepting = false;
     if (t->stopping) {
         peer_listener_close(l);
-        return;
+    } else if (res < 0 && res != -ECANCELED) {
+        /* EMFILE and the like pass; posting again at once would only spin. */
+        log_warn("peer accept failed; retrying", LOG_STR("local-member-id", t->name), LOG_ERR(res));
+        l->retry_after = (struct __kernel_timespec){.tv_nsec = PEER_ACCEPT_RETRY_MS * 1000000};
+        l->retry_io.fn = peer_accept_retry_done;
+        io_uring_prep_timeout(peer_t_sqe(t, &l->retry_io), &l->retry_after, 0, 0);
+        l->retrying = true;
+    } else {
+        peer_accept_post(t, l);
     }
-    if (res < 0 && res != -ECANCELED)
-        log_warn("peer accept failed; accepting again", LOG_STR("local-member-id", t->name),
-                 LOG_ERR(res));
-    peer_accept_post(t, l);
 }
 
 static void peer_listener_cancel_done(struct io_completion *io, int32_t res, uint32_t flags)
@@ -983,8 +1000,9 @@ static void peer_stop(void *tp)
     t->stopping = true;
     for (uint32_t i = 0; i < t->n_listen; i++) {
         struct peer_listener *l = &t->listeners[i];
-        if (l->accepting)
-            io_uring_prep_cancel(peer_t_sqe(t, &l->cancel_io), &l->accept_io, 0);
+        if (l->accepting || l->retrying)
+            io_uring_prep_cancel(peer_t_sqe(t, &l->cancel_io),
+                                 l->accepting ? &l->accept_io : &l->retry_io, 0);
         else
             peer_listener_close(l);
     }

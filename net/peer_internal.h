@@ -126,9 +126,12 @@ struct peer_listener {
     struct peer_transport *t;
     int fd;
     bool accepting;
+    bool retrying; /* the accept failed: it is posted again after PEER_ACCEPT_RETRY_MS */
     bool is_unix;
     char path[108];
+    struct __kernel_timespec retry_after;
     struct io_completion accept_io;
+    struct io_completion retry_io;
     struct io_completion cancel_io;
 };
 

@@ -210,6 +210,7 @@ _Static_assert(RAFT_MSG_ENTRIES_MAX <= RAFT_OUTBOX_ENTRIES_MAX, "one MsgApp fits
 #define PEER_BACKOFF_MS_MIN           50   /* first wait before redialing a peer that is down */
 #define PEER_BACKOFF_MS_MAX           1000 /* the wait doubles up to this */
 #define PEER_DIAL_TIMEOUT_MS          1000 /* a connect that takes longer fails */
+#define PEER_ACCEPT_RETRY_MS          100  /* a failed accept (EMFILE...) is posted again after */
 #define PEER_HELLO_TIMEOUT_MS         2000 /* the acceptor's Hello comes by then or the link drops */
 #define PEER_SNAP_CHUNK_BYTES         (1u << 20) /* one snapshot chunk: one read, one frame */
 #define PEER_SNAP_STREAMS_MAX         1 /* snapshot streams to one peer at once */
