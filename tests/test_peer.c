@@ -715,6 +715,17 @@ static bool send_until(bool (*cond)(void *), void *arg, uint32_t deadline_ms)
     return true;
 }
 
+/* Node 1's link to 2 comes up and carries a message. */
+static void redialed_and_heard(void)
+{
+    struct link l = {1, 2, 0};
+    assert_true(run_until(linked, &l, 5000));
+    assert_int_equal(send_app(1, 2, 0), 0);
+    l.count = 1;
+    assert_true(run_until(delivered, &l, 5000));
+    assert_int_equal(nodes[2].received[1], 1);
+}
+
 static void test_down_peer_then_up(void **state)
 {
     (void)state;
@@ -730,23 +741,14 @@ static void test_down_peer_then_up(void **state)
     assert_false(peer_transport_connected(nodes[1].t, 2));
     /* It comes up: the back-off (at most 1 s) redials it. */
     node_start(2);
-    l.count = 0;
-    assert_true(run_until(linked, &l, 5000));
-    assert_int_equal(send_app(1, 2, 0), 0);
-    l.count = 1;
-    assert_true(run_until(delivered, &l, 5000));
-    assert_int_equal(nodes[2].received[1], 1);
+    redialed_and_heard();
     /* Down again, and back. */
     node_stop(2);
     nodes[2].next_index[1] = 0;
     nodes[2].received[1] = 0;
     assert_true(run_until(unlinked, &l, 5000)); /* 1 saw the connection end */
     node_start(2);
-    l.count = 0;
-    assert_true(run_until(linked, &l, 5000));
-    assert_int_equal(send_app(1, 2, 0), 0);
-    l.count = 1;
-    assert_true(run_until(delivered, &l, 5000));
+    redialed_and_heard();
     assert_int_equal(nodes[2].bad, 0);
     cluster_stop();
 }
