@@ -5,7 +5,10 @@
  *
  * Every call, and every event the transport raises, runs on the raft actor's thread: the
  * transport drives its sockets through the raft actor's io_uring loop, given at start, so a
- * message from a peer reaches raft_step without a thread hop. */
+ * message from a peer reaches raft_step without a thread hop. Events are raised from the
+ * loop's completions only, never from inside one of the ops below: a caller walking a Ready's
+ * messages is not re-entered (but may be between raft_ready and raft_advance when an event
+ * comes, as a WAL completion may). */
 #ifndef RINGD_RAFT_TRANSPORT_H
 #define RINGD_RAFT_TRANSPORT_H
 
@@ -36,7 +39,10 @@ struct raft_transport_ops {
     /* Queues m for m->to (copied: m's pointers need to live only during the call). A MsgSnap
      * streams the snapshot file it names from the member's snap dir. Returns 0, -RINGD_EFULL
      * when that peer's queue is full (the message is dropped; raft sends again), or -ENOENT
-     * for a member the transport does not know. Never blocks. */
+     * for a member the transport does not know. A message to a peer that is down is dropped
+     * too, with 0 (as a lossy network would); both raise unreachable(id) from the loop. A
+     * MsgSnap while one is still streaming to that peer: -RINGD_EFULL; a snapshot that
+     * cannot be sent is reported through snapshot_sent(id, false). Never blocks. */
     int (*send)(void *t, const struct raft_msg *m);
     /* A member joined, changed its peer URLs, or left (membership changes). Returns 0 or a
      * negated errno. urls NULL removes the member. */
