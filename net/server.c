@@ -12,6 +12,7 @@
 #include "cluster_view.h"
 #include "config.h"
 #include "log.h"
+#include "peer.h"
 #include "raft_actor.h"
 #include "snapshot.h"
 #include "ringd_assert.h"
@@ -174,6 +175,39 @@ static int server_load_snapshot(const struct server_options *opt, struct mvcc_st
     return 0;
 }
 
+/* A cluster's peer transport on the raft actor's loop (core/raft_transport.h); a single
+ * member has no peer to talk to and runs without one. */
+static int server_peer_transport(const struct server_options *opt, struct raft_actor *raft,
+                                 struct peer_transport **out)
+{
+    const struct cluster_ids *ids = &opt->view->ids;
+    *out = NULL;
+    if (ids->members_count <= 1 || opt->config == NULL)
+        return 0;
+    static struct peer_member peers[CONFIG_CLUSTER_MEMBERS_MAX];
+    static const char *urls[CONFIG_CLUSTER_MEMBERS_MAX][CLUSTER_PEER_URLS_MAX];
+    for (uint32_t i = 0; i < ids->members_count; i++) {
+        const struct cluster_member *m = &ids->members[i];
+        for (uint32_t u = 0; u < m->peer_urls_count; u++)
+            urls[i][u] = m->peer_urls[u];
+        peers[i] = (struct peer_member){.id = m->id, .n_urls = m->peer_urls_count, .urls = urls[i]};
+    }
+    struct peer_transport_config c = {.member_id = ids->member_id,
+                                      .cluster_id = ids->cluster_id,
+                                      .listen_urls = &opt->config->listen_peer_urls,
+                                      .peers = peers,
+                                      .n_peers = ids->members_count,
+                                      .snap_dir = opt->snap_dir};
+    char why[PEER_URL_ERROR_BYTES_MAX + 64];
+    int err = peer_transport_create(&c, out, why, sizeof why);
+    if (err < 0) {
+        log_error("cannot set up the peer transport", LOG_STR("error", why));
+        return err;
+    }
+    raft->transport = peer_transport_raft(*out);
+    return 0;
+}
+
 /* etcd's quota: 0 means the default, a negative value none. */
 static int64_t server_quota_bytes(int64_t flag)
 {
@@ -226,9 +260,12 @@ int server_run(const struct server_options *opt)
         .grpc_limits = opt->grpc_limits};
     struct shard *shards = calloc(opt->shards, sizeof(*shards));
     struct runtime rt;
+    struct peer_transport *peers = NULL;
     int err = shards == NULL ? -ENOMEM : mvcc_store_init(&store);
     if (err == 0)
         err = server_load_snapshot(opt, &store, &apply, &raft);
+    if (err == 0)
+        err = server_peer_transport(opt, &raft, &peers);
     if (err == 0)
         err = runtime_init(&rt);
     if (err == 0) {
@@ -245,6 +282,8 @@ int server_run(const struct server_options *opt)
         err = err < 0 ? err : actor_err;
         runtime_destroy(&rt);
     }
+    if (peers != NULL)
+        peer_transport_destroy(peers);
     mvcc_store_destroy(&store);
     free(shards);
     close(sig_fd);
