@@ -1,9 +1,12 @@
 /* core/raft unit tests: the single-member path (election, commit after persistence, batching,
  * restart), the durability rule with calls between raft_ready and raft_advance, the log
- * window's bounds and byte ring, restore errors, read index, and seeded clusters (3 voters,
- * 5 voters, 3 voters and a learner) with message loss, reordering, duplication, partitions,
- * crashes, compaction and reads, checked for raft's safety and the reads' linearizability
- * after every step. */
+ * window's bounds and byte ring, restore errors, read index, conf-change entries and their
+ * replay on restart, forwarded messages' errors, and seeded clusters (3 voters, 5 voters, 3
+ * voters and a learner, each with spare members that may join) with message loss,
+ * reordering, duplication, partitions, crashes, compaction, reads and proposals on any
+ * member (followers forward them), leadership transfers and membership changes, checked for
+ * raft's safety, the reads' linearizability and the members' agreement on every
+ * configuration after every step. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -167,15 +170,21 @@ static void persist(struct member *m, const struct raft_ready *rd)
         record_applied(m, &rd->committed[i]);
 }
 
-/* One full Ready cycle without messages; returns the number of committed entries applied. */
-static uint32_t cycle(struct member *m)
+/* One full Ready cycle; its messages are lost (none expected unless lossy). Returns the
+ * number of committed entries applied. */
+static uint32_t cycle_lossy(struct member *m, bool lossy)
 {
     struct raft_ready rd;
     raft_ready(m->r, &rd);
-    assert_int_equal(rd.n_msgs_send_now + rd.n_msgs_after_persist, 0);
+    assert_true(lossy || rd.n_msgs_send_now + rd.n_msgs_after_persist == 0);
     persist(m, &rd);
     raft_advance(m->r, &rd);
     return rd.n_committed;
+}
+
+static uint32_t cycle(struct member *m)
+{
+    return cycle_lossy(m, false);
 }
 
 static struct raft_status st;
@@ -626,6 +635,141 @@ static void test_read_index_single_member(void **state)
     assert_int_equal(rd.n_read_states, 1);
     assert_int_equal(rd.read_states[0].index, 1);
     raft_advance(m.r, &rd);
+    member_free(&m);
+}
+
+/* A conf change's entry: decoded as proposed; anything else in it is corrupt. */
+static void test_conf_change_encoding(void **state)
+{
+    (void)state;
+    struct member m;
+    member_init(&m, 1, 1);
+    become_leader(&m);
+    struct raft_conf_change cc = {.type = RAFT_CONF_ADD_LEARNER, .id = 0x1234567890};
+    raft_index index = 0;
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, "http://a:2380", 13, &index), 0);
+    assert_int_equal(index, 2);
+    struct raft_ready rd;
+    raft_ready(m.r, &rd);
+    assert_int_equal(rd.n_entries, 1);
+    const struct raft_entry *e = &rd.entries[0];
+    assert_int_equal(e->type, RAFT_ENTRY_CONF_CHANGE);
+    assert_int_equal(e->len, RAFT_CONF_CHANGE_HEADER_BYTES + 13);
+    struct raft_conf_change out;
+    const void *ctx;
+    uint32_t len;
+    assert_int_equal(raft_conf_change_decode(e, &out, &ctx, &len), 0);
+    assert_int_equal(out.type, cc.type);
+    assert_int_equal(out.id, cc.id);
+    assert_int_equal(out.index, 2);
+    assert_int_equal(len, 13);
+    assert_memory_equal(ctx, "http://a:2380", 13);
+    uint8_t bad[RAFT_CONF_CHANGE_HEADER_BYTES];
+    memcpy(bad, e->data, sizeof(bad));
+    struct raft_entry be = {.type = RAFT_ENTRY_CONF_CHANGE, .data = bad, .len = sizeof(bad)};
+    assert_int_equal(raft_conf_change_decode(&be, &out, NULL, NULL), 0);
+    const uint32_t offsets[] = {0, 1, 2, 7}; /* version, type, reserved bytes */
+    for (uint32_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+        bad[offsets[i]] ^= 0x40;
+        assert_int_equal(raft_conf_change_decode(&be, &out, NULL, NULL), -RINGD_ECORRUPT);
+        bad[offsets[i]] ^= 0x40;
+    }
+    memset(bad + 8, 0, 8); /* id 0 */
+    assert_int_equal(raft_conf_change_decode(&be, &out, NULL, NULL), -RINGD_ECORRUPT);
+    be.len = RAFT_CONF_CHANGE_HEADER_BYTES - 1;
+    assert_int_equal(raft_conf_change_decode(&be, &out, NULL, NULL), -RINGD_ECORRUPT);
+    be.type = RAFT_ENTRY_NORMAL;
+    assert_int_equal(raft_conf_change_decode(&be, &out, NULL, NULL), -RINGD_ECORRUPT);
+    persist(&m, &rd);
+    raft_advance(m.r, &rd);
+    /* Bad changes are the caller's mistakes: refused before anything is appended. */
+    cc = (struct raft_conf_change){.type = RAFT_CONF_CHANGE_TYPES, .id = 2};
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, NULL, 0, NULL), -EINVAL);
+    cc = (struct raft_conf_change){.type = RAFT_CONF_ADD_VOTER, .id = RAFT_NONE};
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, NULL, 0, NULL), -EINVAL);
+    static uint8_t big[RAFT_CONF_CONTEXT_BYTES_MAX + 1];
+    cc.id = 2;
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, big, sizeof(big), NULL),
+                     -RINGD_EREQUEST_TOO_LARGE);
+    member_free(&m);
+}
+
+/* A restart re-applies the conf changes the state machine applied (they are not handed out
+ * again); those after the applied index come out again, and the caller applies them. */
+static void test_restart_replays_conf_changes(void **state)
+{
+    (void)state;
+    struct member m;
+    member_init(&m, 1, 1);
+    become_leader(&m);
+    struct raft_conf_change cc = {.type = RAFT_CONF_ADD_LEARNER, .id = 2};
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, NULL, 0, NULL), 0);
+    cc.type = RAFT_CONF_PROMOTE;
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, NULL, 0, NULL),
+                     -RINGD_ECONF_CHANGE_PENDING);
+    while (raft_has_ready(m.r))
+        cycle_lossy(&m, true);
+    status(&m);
+    assert_int_equal(st.conf.n_learners, 1);
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, NULL, 0, NULL), 0);
+    while (raft_has_ready(m.r))
+        cycle_lossy(&m, true);
+    status(&m);
+    assert_int_equal(st.conf.n_voters, 2);
+    assert_int_equal(st.applied, 3);
+    /* Two voters now: this one alone commits nothing more. */
+    assert_int_equal(raft_propose(m.r, "x", 1, NULL), 0);
+    while (raft_has_ready(m.r))
+        cycle_lossy(&m, true);
+    status(&m);
+    assert_int_equal(st.hard_state.commit, 3);
+
+    raft_destroy(m.r);
+    member_start(&m, 3); /* the state machine applied both changes */
+    status(&m);
+    assert_int_equal(st.conf.n_voters, 2);
+    assert_int_equal(st.conf.voters[1], 2);
+    raft_destroy(m.r);
+    member_start(&m, 1); /* it applied neither: they come out again */
+    status(&m);
+    assert_int_equal(st.conf.n_voters, 1);
+    /* Alone in the configuration it knows, but that is about to change: no campaign. */
+    assert_int_equal(raft_campaign(m.r), 0);
+    status(&m);
+    assert_int_equal(st.state, RAFT_FOLLOWER);
+    assert_int_equal(cycle_lossy(&m, true), 2);
+    status(&m);
+    assert_int_equal(st.conf.n_voters, 2);
+    assert_int_equal(raft_campaign(m.r), 0);
+    status(&m);
+    assert_int_equal(st.state, RAFT_CANDIDATE); /* 2 must vote now */
+    member_free(&m);
+}
+
+/* Forwarded requests carry no term; everything else must. */
+static void test_forwarded_message_errors(void **state)
+{
+    (void)state;
+    struct member m;
+    member_init(&m, 1, 3);
+    struct raft_entry ent = {.data = (const uint8_t *)"a", .len = 1};
+    struct raft_msg prop = {.type = RAFT_MSG_PROP, .from = 2, .to = 1, .term = 1};
+    prop.entries = &ent;
+    prop.n_entries = 1;
+    assert_int_equal(raft_step(m.r, &prop), -EINVAL); /* a term */
+    prop.term = 0;
+    assert_int_equal(raft_step(m.r, &prop), 0); /* not the leader: dropped */
+    prop.n_entries = 0;
+    assert_int_equal(raft_step(m.r, &prop), -EINVAL); /* nothing to propose */
+    prop.n_entries = 1;
+    ent.type = RAFT_ENTRY_CONF_CHANGE + 1;
+    assert_int_equal(raft_step(m.r, &prop), -EINVAL);
+    struct raft_msg read = {.type = RAFT_MSG_READ_INDEX, .from = 2, .to = 1, .term = 1};
+    assert_int_equal(raft_step(m.r, &read), -EINVAL);
+    struct raft_msg resp = {.type = RAFT_MSG_READ_INDEX_RESP, .from = 2, .to = 1};
+    assert_int_equal(raft_step(m.r, &resp), -EINVAL); /* an answer has the leader's term */
+    status(&m);
+    assert_int_equal(st.last, 0);
     member_free(&m);
 }
 
@@ -1219,6 +1363,9 @@ int main(void)
         cmocka_unit_test(test_restore_errors),
         cmocka_unit_test(test_bad_messages),
         cmocka_unit_test(test_read_index_single_member),
+        cmocka_unit_test(test_conf_change_encoding),
+        cmocka_unit_test(test_restart_replays_conf_changes),
+        cmocka_unit_test(test_forwarded_message_errors),
         cmocka_unit_test_teardown(test_seeded_cluster, report_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
