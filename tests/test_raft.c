@@ -746,6 +746,46 @@ static void test_restart_replays_conf_changes(void **state)
     member_free(&m);
 }
 
+/* A follower forwards proposals to its leader, forward_bytes_max of them per Ready: the
+ * buffer is the Ready's, free again after raft_advance. */
+static void test_forward_bytes_per_ready(void **state)
+{
+    (void)state;
+    struct member m;
+    member_config(&m, 2);
+    m.cfg.forward_bytes_max = 8;
+    m.snap.conf = conf_of(3);
+    member_start(&m, 0);
+    struct raft_msg hb = {.type = RAFT_MSG_HEARTBEAT, .from = 1, .to = 2, .term = 1};
+    assert_int_equal(raft_step(m.r, &hb), 0); /* now it knows its leader */
+    for (uint32_t round = 0; round < 3; round++) {
+        raft_index index = 9;
+        assert_int_equal(raft_propose(m.r, "abcde", 5, &index), 0);
+        assert_int_equal(index, 0);
+        assert_int_equal(raft_propose(m.r, "fgh", 3, NULL), 0);
+        assert_int_equal(raft_propose(m.r, "i", 1, NULL), -RINGD_EFULL);
+        assert_int_equal(raft_propose(m.r, "123456789", 9, NULL), -RINGD_EREQUEST_TOO_LARGE);
+        struct raft_ready rd;
+        raft_ready(m.r, &rd);
+        uint32_t props = 0;
+        for (uint32_t i = 0; i < rd.n_msgs_send_now; i++) {
+            const struct raft_msg *msg = &rd.msgs_send_now[i];
+            if (msg->type != RAFT_MSG_PROP)
+                continue;
+            assert_int_equal(msg->to, 1);
+            assert_int_equal(msg->term, 0);
+            assert_int_equal(msg->n_entries, 1);
+            assert_memory_equal(msg->entries[0].data, props == 0 ? "abcde" : "fgh",
+                                msg->entries[0].len);
+            props++;
+        }
+        assert_int_equal(props, 2);
+        persist(&m, &rd);
+        raft_advance(m.r, &rd);
+    }
+    member_free(&m);
+}
+
 /* Forwarded requests carry no term; everything else must. */
 static void test_forwarded_message_errors(void **state)
 {
@@ -819,6 +859,7 @@ struct sim {
     uint32_t conf_changes;                         /* accepted by a leader */
     uint32_t conf_applied[RAFT_CONF_CHANGE_TYPES]; /* applied with effect, by type */
     uint32_t joins;                                /* members that took the first snapshot */
+    uint32_t forwarded;                            /* forwarded proposals committed */
 };
 
 static uint64_t sim_rand(struct sim *s, uint64_t n)
@@ -871,6 +912,7 @@ static void sim_check_applied(struct sim *s, struct member *m, raft_index from)
             s->truth_len[i] = m->applied_len[i];
             if (i > s->truth_max)
                 s->truth_max = i;
+            s->forwarded += m->applied_len[i] > 0 && m->applied_data[i][0] == 'f';
         }
         assert_int_equal(s->truth_len[i], m->applied_len[i]);
         assert_memory_equal(s->truth[i], m->applied_data[i], m->applied_len[i]);
@@ -1014,7 +1056,9 @@ static void sim_deliver(struct sim *s)
 static void sim_propose(struct sim *s, uint32_t k)
 {
     char buf[32];
-    int len = snprintf(buf, sizeof(buf), "v%u", s->proposals);
+    raft_status(s->ms[k].r, &st);
+    /* "f": forwarded by a follower, to count those that commit. */
+    int len = snprintf(buf, sizeof(buf), "%c%u", st.state == RAFT_LEADER ? 'v' : 'f', s->proposals);
     int rc = raft_propose(s->ms[k].r, buf, (uint32_t)len, NULL);
     assert_true(rc == 0 || rc == -RINGD_ENO_LEADER || rc == -RINGD_EFULL ||
                 rc == -RINGD_ELEADER_CHANGED);
@@ -1242,6 +1286,7 @@ static uint64_t sim_transfers;
 static uint64_t sim_conf_changes;
 static uint64_t sim_conf_applied[RAFT_CONF_CHANGE_TYPES];
 static uint64_t sim_joins;
+static uint64_t sim_forwarded;
 
 /* voters, then learners, then spares: members not in the configuration at first, joining
  * with an empty log when a conf change adds them. */
@@ -1287,6 +1332,7 @@ static void sim_run(uint64_t seed, uint32_t voters, uint32_t learners, uint32_t 
     sim_transfers += s.transfers;
     sim_conf_changes += s.conf_changes;
     sim_joins += s.joins;
+    sim_forwarded += s.forwarded;
     for (uint32_t i = 0; i < RAFT_CONF_CHANGE_TYPES; i++)
         sim_conf_applied[i] += s.conf_applied[i];
     for (uint32_t k = 0; k < members; k++) {
@@ -1314,13 +1360,14 @@ static void test_seeded_cluster(void **state)
     }
     sim_seed_running = 0;
     fprintf(stderr,
-            "seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64 " entries committed, %" PRIu64 " of %" PRIu64
-            " reads answered, %" PRIu64 " leadership transfers started, %" PRIu64
+            "seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64 " entries committed (%" PRIu64
+            " forwarded), %" PRIu64 " of %" PRIu64 " reads answered, %" PRIu64
+            " leadership transfers started, %" PRIu64
             " membership changes accepted (applied: %" PRIu64 " voters and %" PRIu64
             " learners added, %" PRIu64 " promoted, %" PRIu64 " removed; %" PRIu64
             " members joined)\n",
-            first, last, sim_committed_total, sim_reads_answered, sim_reads_total, sim_transfers,
-            sim_conf_changes, sim_conf_applied[RAFT_CONF_ADD_VOTER],
+            first, last, sim_committed_total, sim_forwarded, sim_reads_answered, sim_reads_total,
+            sim_transfers, sim_conf_changes, sim_conf_applied[RAFT_CONF_ADD_VOTER],
             sim_conf_applied[RAFT_CONF_ADD_LEARNER], sim_conf_applied[RAFT_CONF_PROMOTE],
             sim_conf_applied[RAFT_CONF_REMOVE], sim_joins);
 }
@@ -1366,6 +1413,7 @@ int main(void)
         cmocka_unit_test(test_conf_change_encoding),
         cmocka_unit_test(test_restart_replays_conf_changes),
         cmocka_unit_test(test_forwarded_message_errors),
+        cmocka_unit_test(test_forward_bytes_per_ready),
         cmocka_unit_test_teardown(test_seeded_cluster, report_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
