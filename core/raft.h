@@ -257,13 +257,16 @@ void raft_tick(struct raft *r);
 
 /* Starts an election now (etcd MsgHup), with a pre-vote first if configured. A member whose
  * quorum is itself becomes leader at once. Returns 0, or -RINGD_ENOT_CAPABLE for a member
- * that may not campaign (a learner, or a member not in the configuration). A leader: 0. */
+ * that may not campaign (a learner, or a member not in the configuration). A leader: 0. A
+ * member with committed conf changes not applied yet does not campaign (etcd), and says so
+ * in an event: 0. */
 int raft_campaign(struct raft *r);
 
 /* On the leader: appends data (copied) as a new entry of the leader's term; *index_out (if not
  * NULL) is its index, so the caller can match the committed entry to the request. Many
  * proposals in one turn come out in one Ready and are sent to followers in as few MsgApps as
- * fit. Errors: -RINGD_EFULL (the log window is full: apply and compact first),
+ * fit. Errors: -RINGD_EFULL (the log window is full: apply and compact first; or half of it
+ * is not committed yet: a new leader must find room for its own entry),
  * -RINGD_EREQUEST_TOO_LARGE (len over RAFT_ENTRY_BYTES_MAX or half the window),
  * -RINGD_ELEADER_CHANGED (leadership is being transferred).
  * On a follower (or learner) that knows its leader: forwards the proposal to the leader in a
@@ -276,7 +279,8 @@ int raft_campaign(struct raft *r);
 int raft_propose(struct raft *r, const void *data, uint32_t len, raft_index *index_out);
 
 /* Feeds one message from a peer. Returns 0 (also for stale or ignored messages), -EINVAL for a
- * malformed message (not to this member, no term, an unknown type), or -RINGD_ECORRUPT when
+ * malformed message (not to this member, no term or, for MsgProp and MsgReadIndex, one; an
+ * unknown type; a MsgProp without entries or with bad ones), or -RINGD_ECORRUPT when
  * it contradicts raft's guarantees (entries that do not follow index one by one, or whose
  * terms go back or pass the message's; an acknowledgement past the leader's log; a snapshot
  * with a bad configuration); such a message is dropped, though a higher term in it was

@@ -47,17 +47,18 @@ static int read_queue(struct raft *r, raft_id from, uint64_t context)
 int raft_read_index(struct raft *r, uint64_t context)
 {
     ASSERT(r->restored);
+    int rc = 0;
     if (r->state == RAFT_LEADER)
-        return read_queue(r, RAFT_NONE, context);
-    if (r->leader == RAFT_NONE)
-        return -RINGD_ENO_LEADER;
-    ASSERT(r->leader != r->cfg.id);
-    if (!raft_can_send(r, RAFT_MSG_READ_INDEX))
-        return -RINGD_EFULL;
-    raft_send(r,
-              &(struct raft_msg){.type = RAFT_MSG_READ_INDEX, .to = r->leader, .context = context});
+        rc = read_queue(r, RAFT_NONE, context);
+    else if (r->leader == RAFT_NONE)
+        rc = -RINGD_ENO_LEADER;
+    else if (!raft_can_send(r, RAFT_MSG_READ_INDEX))
+        rc = -RINGD_EFULL;
+    else
+        raft_send(r, &(struct raft_msg){
+                         .type = RAFT_MSG_READ_INDEX, .to = r->leader, .context = context});
     raft_check(r);
-    return 0;
+    return rc;
 }
 
 void raft_handle_read_index(struct raft *r, const struct raft_msg *m)
