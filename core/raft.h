@@ -358,8 +358,10 @@ int raft_conf_change_decode(const struct raft_entry *e, struct raft_conf_change 
  * when it applies that entry and before the raft_advance of the Ready that handed it out. The
  * core changes its members: new ones start in probe at the last index + 1, removed ones'
  * progress goes, a promoted learner counts in the quorum, the commit index follows the new
- * quorum; a leader that removed itself steps down (without leading on, the remaining voters
- * elect a new leader after an election timeout), and a transfer to a removed member ends.
+ * quorum; a leader that removed itself sends the commit index out and steps down (the
+ * remaining voters elect a new leader after an election timeout), and a transfer to a removed
+ * member ends. Keep a removed member running a few election timeouts before stopping it
+ * (etcd's stopWithDelay): a voter that missed the commit may need its vote once more.
  * *out gets the members now in force (for the caller's snapshots: raft_snapshot_meta.conf).
  * A change the configuration cannot take (the same checks as raft_propose_conf_change: it
  * fails on every member alike) changes nothing and returns its error; a change at or below a
