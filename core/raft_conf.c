@@ -196,6 +196,8 @@ int raft_apply_conf_change(struct raft *r, const struct raft_conf_change *cc,
                            struct raft_conf_state *out)
 {
     ASSERT(r->restored && cc->index != 0);
+    /* cc comes from raft_conf_change_decode of an entry this member handed out. */
+    ASSERT(cc->type < RAFT_CONF_CHANGE_TYPES && cc->id != RAFT_NONE);
     if (cc->index > r->conf_index) {
         /* Only what this member handed out, once, in order. */
         ASSERT(cc->index <= r->conf_handed_index);
@@ -206,8 +208,7 @@ int raft_apply_conf_change(struct raft *r, const struct raft_conf_change *cc,
             switch_conf(r, &next);
         if (rc != 0)
             raft_event(r, "%" PRIx64 " ignoring conf change %s%" PRIx64 " at index %" PRIu64 ": %s",
-                       r->cfg.id, type_names[cc->type < RAFT_CONF_CHANGE_TYPES ? cc->type : 0],
-                       cc->id, cc->index, ringd_strerror(rc));
+                       r->cfg.id, type_names[cc->type], cc->id, cc->index, ringd_strerror(rc));
         *out = r->tracker.conf;
         raft_check(r);
         return rc;
