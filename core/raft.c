@@ -678,6 +678,7 @@ static void outbox_clear(struct raft_outbox *o)
     o->n_ents = 0;
     o->n_reads = 0;
     o->n_fwd = 0;
+    o->prop = NULL;
     o->has_snap = false;
     o->pin_pos = UINT64_MAX;
 }

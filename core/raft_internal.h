@@ -26,6 +26,7 @@ struct raft_outbox {
     struct raft_snapshot_meta snap;
     uint8_t *fwd;
     uint64_t n_fwd;
+    struct raft_msg *prop; /* the MsgProp this turn's next forwarded proposal may join */
     uint32_t n_now;
     uint32_t n_after;
     uint32_t n_ents;

@@ -43,6 +43,23 @@ static int leader_append(struct raft *r, uint8_t type, const void *data, uint32_
     return 0;
 }
 
+/* The MsgProp this turn's proposals to the leader go in (one per Ready, as the leader sends
+ * one MsgApp per Ready), or NULL when the Ready's messages are used up. */
+static struct raft_msg *forward_msg(struct raft *r, const struct raft_entry *next)
+{
+    struct raft_outbox *o = r->pending;
+    struct raft_msg *m = o->prop;
+    if (m != NULL && m->to == r->leader && m->entries + m->n_entries == next &&
+        m->n_entries < RAFT_MSG_ENTRIES_MAX)
+        return m;
+    if (!raft_can_send(r, RAFT_MSG_PROP))
+        return NULL;
+    m = raft_send(r, &(struct raft_msg){.type = RAFT_MSG_PROP, .to = r->leader, .entries = next});
+    ASSERT(m != NULL && m->n_entries == 0);
+    o->prop = m;
+    return m;
+}
+
 /* Follower: forwards a proposal to its leader in a MsgProp. */
 static int forward(struct raft *r, uint8_t type, const void *data, uint32_t len)
 {
@@ -53,20 +70,22 @@ static int forward(struct raft *r, uint8_t type, const void *data, uint32_t len)
     struct raft_outbox *o = r->pending;
     if (len > RAFT_ENTRY_BYTES_MAX || len > r->cfg.forward_bytes_max)
         return -RINGD_EREQUEST_TOO_LARGE;
-    if (o->n_fwd + len > r->cfg.forward_bytes_max || o->n_ents == RAFT_OUTBOX_ENTRIES_MAX ||
-        !raft_can_send(r, RAFT_MSG_PROP))
+    if (o->n_fwd + len > r->cfg.forward_bytes_max || o->n_ents == RAFT_OUTBOX_ENTRIES_MAX)
         return -RINGD_EFULL; /* this turn's share is used up: back-pressure */
-    struct raft_entry *e = &o->ents[o->n_ents++];
+    struct raft_entry *e = &o->ents[o->n_ents];
+    struct raft_msg *m = forward_msg(r, e);
+    if (m == NULL)
+        return -RINGD_EFULL;
     *e = (struct raft_entry){.type = type, .len = len};
     if (len > 0) {
         memcpy(o->fwd + o->n_fwd, data, len);
         e->data = o->fwd + o->n_fwd;
         o->n_fwd += len;
     }
-    struct raft_msg *m = raft_send(
-        r,
-        &(struct raft_msg){.type = RAFT_MSG_PROP, .to = r->leader, .entries = e, .n_entries = 1});
-    ASSERT(m != NULL && o->n_fwd <= r->cfg.forward_bytes_max);
+    o->n_ents++;
+    m->n_entries++;
+    ASSERT(m->entries + m->n_entries == &o->ents[o->n_ents]);
+    ASSERT(o->n_fwd <= r->cfg.forward_bytes_max);
     return 0;
 }
 
