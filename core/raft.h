@@ -270,12 +270,12 @@ int raft_campaign(struct raft *r);
  * -RINGD_EREQUEST_TOO_LARGE (len over RAFT_ENTRY_BYTES_MAX or half the window),
  * -RINGD_ELEADER_CHANGED (leadership is being transferred).
  * On a follower (or learner) that knows its leader: forwards the proposal to the leader in a
- * MsgProp (etcd) and returns 0 with *index_out 0: the caller cannot know the entry's index and
- * matches the committed entry by an id inside data. Nothing tells the follower whether the
- * leader took it (a leader that is transferring leadership, full, or no longer leading drops
- * it, as etcd's does): the caller times out. Errors: -RINGD_ENO_LEADER (no leader known, or a
- * candidate), -RINGD_EFULL (forward_bytes_max or the Ready's messages are used up this turn),
- * -RINGD_EREQUEST_TOO_LARGE (len over RAFT_ENTRY_BYTES_MAX or forward_bytes_max). */
+ * MsgProp (etcd; a turn's proposals share one) and returns 0 with *index_out 0: the caller cannot
+ * know the entry's index and matches the committed entry by an id inside data. Nothing tells the
+ * follower whether the leader took it (a leader that is transferring leadership, full, or no longer
+ * leading drops it, as etcd's does): the caller times out. Errors: -RINGD_ENO_LEADER (no leader
+ * known, or a candidate), -RINGD_EFULL (forward_bytes_max or the Ready's messages are used up this
+ * turn), -RINGD_EREQUEST_TOO_LARGE (len over RAFT_ENTRY_BYTES_MAX or forward_bytes_max). */
 int raft_propose(struct raft *r, const void *data, uint32_t len, raft_index *index_out);
 
 /* Feeds one message from a peer. Returns 0 (also for stale or ignored messages), -EINVAL for a
