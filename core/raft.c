@@ -1,6 +1,6 @@
-/* The raft core's lifecycle (create, restore), inputs (tick, step, propose, campaign), the
+/* The raft core's lifecycle (create, restore), inputs (tick, step, campaign), the
  * Ready/advance cycle and the role changes. Votes are in raft_election.c, appends in
- * raft_replication.c. */
+ * raft_replication.c, proposals in raft_propose.c, membership in raft_conf.c. */
 #include "raft.h"
 
 #include <errno.h>
@@ -28,6 +28,7 @@ void raft_config_default(struct raft_config *c, raft_id id)
     c->inflight_msgs_max = RAFT_INFLIGHT_MSGS_DEFAULT;
     c->inflight_bytes_max = RAFT_INFLIGHT_BYTES_DEFAULT;
     c->apply_bytes_max = RAFT_APPLY_BYTES_DEFAULT;
+    c->forward_bytes_max = RAFT_FORWARD_BYTES_DEFAULT;
 }
 
 static void config_check(const struct raft_config *c)
@@ -40,6 +41,7 @@ static void config_check(const struct raft_config *c)
     ASSERT(c->msg_bytes_max > 0 && c->apply_bytes_max > 0);
     ASSERT(c->inflight_msgs_max > 0 && c->inflight_msgs_max <= RAFT_INFLIGHT_MSGS_MAX);
     ASSERT(c->inflight_bytes_max > 0);
+    ASSERT(c->forward_bytes_max > 0 && c->forward_bytes_max <= RAFT_LOG_BYTES_MAX);
 }
 
 struct raft *raft_create(const struct raft_config *c)
@@ -55,8 +57,14 @@ struct raft *raft_create(const struct raft_config *c)
     r->ready_entries = calloc(c->log_entries_max, sizeof(r->ready_entries[0]));
     r->ready_committed = calloc(RAFT_APPLY_ENTRIES_MAX, sizeof(r->ready_committed[0]));
     r->reads = calloc(RAFT_READ_INDEX_MAX, sizeof(r->reads[0]));
+    r->conf_buf = malloc(RAFT_CONF_CHANGE_HEADER_BYTES + RAFT_CONF_CONTEXT_BYTES_MAX);
+    if (r->pending != NULL && r->handed != NULL) {
+        r->pending->fwd = malloc(c->forward_bytes_max);
+        r->handed->fwd = malloc(c->forward_bytes_max);
+    }
     if (r->pending == NULL || r->handed == NULL || r->ready_entries == NULL ||
-        r->ready_committed == NULL || r->reads == NULL ||
+        r->ready_committed == NULL || r->reads == NULL || r->conf_buf == NULL ||
+        r->pending->fwd == NULL || r->handed->fwd == NULL ||
         raft_log_init(&r->log, c->log_entries_max, c->log_bytes_max) != 0 ||
         raft_tracker_init(&r->tracker, c->inflight_msgs_max, c->inflight_bytes_max) != 0) {
         raft_destroy(r);
@@ -74,8 +82,13 @@ void raft_destroy(struct raft *r)
         return;
     raft_log_destroy(&r->log);
     raft_tracker_destroy(&r->tracker);
+    if (r->pending != NULL)
+        free(r->pending->fwd);
+    if (r->handed != NULL)
+        free(r->handed->fwd);
     free(r->pending);
     free(r->handed);
+    free(r->conf_buf);
     free(r->ready_entries);
     free(r->ready_committed);
     free(r->reads);
@@ -132,6 +145,7 @@ int raft_restore_snapshot(struct raft *r, const struct raft_snapshot_meta *snap)
         return -RINGD_ECORRUPT;
     raft_log_reset(&r->log, snap->index, snap->term);
     r->snapshot = *snap;
+    r->conf_index = snap->index;
     r->snapshot_restored = true;
     return 0;
 }
@@ -186,6 +200,8 @@ int raft_restore_finish(struct raft *r, const struct raft_hard_state *hs, raft_i
     l->committed = commit;
     l->applied = applied;
     raft_tracker_set_conf(&r->tracker, &r->snapshot.conf, r->cfg.id, l->last, l->stable);
+    if (raft_conf_replay(r, applied) != 0)
+        return -RINGD_ECORRUPT;
     r->prev_hs = (struct raft_hard_state){.term = r->term, .vote = r->vote, .commit = commit};
     raft_become_follower(r, r->term, RAFT_NONE);
     r->prev_state = r->state;
@@ -256,6 +272,8 @@ void raft_become_leader(struct raft *r)
     struct raft_progress *self = raft_tracker_get(&r->tracker, r->cfg.id);
     ASSERT(self != NULL);
     raft_progress_become_replicate(self);
+    /* A conf change may hide in the inherited tail: no new one until all of it is applied. */
+    r->pending_conf_index = r->log.last;
     /* The empty entry of the new term: committing it commits everything before. The window
      * keeps a slot for it (proposals and appends leave one free); a log full of uncommitted
      * entries of earlier elections is the one case without room: step down, retry later. */
@@ -291,16 +309,24 @@ static bool is_vote_type(uint8_t t)
            t == RAFT_MSG_PRE_VOTE_RESP;
 }
 
+/* Forwarded requests carry no term: the receiver takes them whatever its term. */
+static bool is_termless(uint8_t t)
+{
+    return t == RAFT_MSG_PROP || t == RAFT_MSG_READ_INDEX;
+}
+
 /* The leader's own traffic promises nothing about this member's disk: it may leave before the
  * Ready is persisted, once the leader's term is durable (a leader whose quorum is itself leads
- * before its new term is on disk; its learners must not see that term until it is). Everything
- * else waits. */
+ * before its new term is on disk; its learners must not see that term until it is). Forwarded
+ * requests promise nothing either, and tell no term. Everything else waits. */
 static bool may_send_now(const struct raft *r, uint8_t type)
 {
     ASSERT(r->durable_term <= r->term);
+    if (is_termless(type))
+        return true;
     return r->state == RAFT_LEADER && r->durable_term == r->term &&
            (type == RAFT_MSG_APP || type == RAFT_MSG_HEARTBEAT || type == RAFT_MSG_SNAP ||
-            type == RAFT_MSG_TIMEOUT_NOW);
+            type == RAFT_MSG_TIMEOUT_NOW || type == RAFT_MSG_READ_INDEX_RESP);
 }
 
 bool raft_can_send(const struct raft *r, uint8_t type)
@@ -325,7 +351,7 @@ struct raft_msg *raft_send(struct raft *r, const struct raft_msg *m)
     (*n)++;
     *out = *m;
     out->from = r->cfg.id;
-    if (!is_vote_type(m->type) && m->type != RAFT_MSG_READ_INDEX)
+    if (!is_vote_type(m->type) && !is_termless(m->type))
         out->term = r->term;
     return out;
 }
@@ -363,8 +389,8 @@ static void tick_heartbeat(struct raft *r)
         r->election_elapsed = 0;
         if (r->cfg.check_quorum)
             check_quorum(r);
-        if (r->state == RAFT_LEADER && r->lead_transferee != RAFT_NONE)
-            r->lead_transferee = RAFT_NONE; /* the transfer took too long: lead on */
+        if (r->state == RAFT_LEADER)
+            raft_transfer_timeout(r);
     }
     if (r->state != RAFT_LEADER)
         return;
@@ -396,28 +422,6 @@ int raft_campaign(struct raft *r)
     return 0;
 }
 
-int raft_propose(struct raft *r, const void *data, uint32_t len, raft_index *index_out)
-{
-    ASSERT(r->restored);
-    ASSERT(len == 0 || data != NULL);
-    if (r->state != RAFT_LEADER)
-        return -RINGD_ENOT_LEADER;
-    if (r->lead_transferee != RAFT_NONE)
-        return -RINGD_ELEADER_CHANGED;
-    if (len > RAFT_ENTRY_BYTES_MAX || len > r->cfg.log_bytes_max / 2)
-        return -RINGD_EREQUEST_TOO_LARGE;
-    /* One slot stays free for a future leader's empty entry. */
-    if (r->log.last - r->log.snap_index + 2 > (uint64_t)r->log.slots_mask + 1)
-        return -RINGD_EFULL;
-    int rc = raft_log_append(&r->log, r->term, RAFT_ENTRY_NORMAL, data, len);
-    if (rc != 0)
-        return rc;
-    if (index_out != NULL)
-        *index_out = r->log.last;
-    r->bcast_pending = true;
-    return 0;
-}
-
 static int step_leader(struct raft *r, const struct raft_msg *m)
 {
     /* A pre-vote granted for the term we would have campaigned in can come late. */
@@ -429,7 +433,7 @@ static int step_leader(struct raft *r, const struct raft_msg *m)
         raft_handle_heartbeat_resp(r, m);
         return 0;
     default:
-        return 0; /* MsgReadIndex from followers: issue 7 */
+        return 0;
     }
 }
 
@@ -481,9 +485,22 @@ static int step_follower(struct raft *r, const struct raft_msg *m)
         if (raft_promotable(r))
             raft_hup(r, true);
         return 0;
+    case RAFT_MSG_READ_INDEX_RESP:
+        raft_handle_read_index_resp(r, m);
+        return 0;
     default:
         return 0;
     }
+}
+
+/* Forwarded requests skip the term checks: they carry no term. */
+static int step_termless(struct raft *r, const struct raft_msg *m)
+{
+    ASSERT(m->term == 0 && is_termless(m->type));
+    if (m->type == RAFT_MSG_PROP)
+        return raft_handle_prop(r, m);
+    raft_handle_read_index(r, m);
+    return 0;
 }
 
 int raft_step(struct raft *r, const struct raft_msg *m)
@@ -493,12 +510,14 @@ int raft_step(struct raft *r, const struct raft_msg *m)
         m->to != r->cfg.id || (m->n_entries > 0 && m->entries == NULL) ||
         (m->type == RAFT_MSG_SNAP && m->snapshot == NULL))
         return -EINVAL;
-    if (m->term == 0)
-        return -EINVAL; /* every message of ours carries a term (MsgReadIndex: issue 7) */
-    if (!raft_step_term(r, m))
-        return 0;
+    if ((m->term == 0) != is_termless(m->type))
+        return -EINVAL; /* every other message of ours carries a term */
     int rc = 0;
-    if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PRE_VOTE)
+    if (is_termless(m->type))
+        rc = step_termless(r, m);
+    else if (!raft_step_term(r, m))
+        return 0;
+    else if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PRE_VOTE)
         raft_handle_vote(r, m);
     else if (r->state == RAFT_LEADER)
         rc = step_leader(r, m);
@@ -637,6 +656,8 @@ static void ready_committed(struct raft *r, struct raft_ready *rd)
             break;
         bytes += e->len;
         n++;
+        if (e->type == RAFT_ENTRY_CONF_CHANGE)
+            r->conf_handed_index = e->index; /* the caller applies it: raft_conf_unapplied */
     }
     ASSERT(n == 0 || r->ready_committed[n - 1].index == l->applied + n);
     rd->committed = r->ready_committed;
@@ -656,6 +677,8 @@ static void outbox_clear(struct raft_outbox *o)
     o->n_after = 0;
     o->n_ents = 0;
     o->n_reads = 0;
+    o->n_fwd = 0;
+    o->prop = NULL;
     o->has_snap = false;
     o->pin_pos = UINT64_MAX;
 }
@@ -701,7 +724,8 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
     if (rd->has_hard_state)
         r->durable_term = rd->hard_state.term;
     ASSERT(r->durable_term <= r->term);
-    if (rd->snapshot != NULL && rd->snapshot->index > r->snapshot.index)
+    /* >=: a joining member installs the cluster's first snapshot, at index 0 too. */
+    if (rd->snapshot != NULL && rd->snapshot->index >= r->snapshot.index)
         r->snapshot = *rd->snapshot;
     outbox_clear(r->handed);
     r->ready_pin = UINT64_MAX;
@@ -739,6 +763,7 @@ void raft_status(const struct raft *r, struct raft_status *st)
     memset(st, 0, sizeof(*st));
     st->id = r->cfg.id;
     st->leader = r->leader;
+    st->lead_transferee = r->lead_transferee;
     st->state = r->state;
     st->hard_state = hard_state(r);
     st->applied = r->log.applied;
@@ -746,6 +771,7 @@ void raft_status(const struct raft *r, struct raft_status *st)
     st->last = r->log.last;
     st->persisted = r->log.stable;
     st->msgs_dropped = r->msgs_dropped;
+    st->conf = r->tracker.conf;
     st->n_members = r->tracker.n;
     ASSERT(st->n_members <= RAFT_MEMBERS_MAX);
     for (uint32_t i = 0; i < r->tracker.n; i++) {
@@ -774,9 +800,9 @@ const char *raft_state_name(enum raft_state s)
 const char *raft_msg_type_name(enum raft_msg_type t)
 {
     static const char *const names[RAFT_MSG_TYPES] = {
-        "MsgApp",           "MsgAppResp",     "MsgVote",      "MsgVoteResp",
-        "MsgPreVote",       "MsgPreVoteResp", "MsgSnap",      "MsgHeartbeat",
-        "MsgHeartbeatResp", "MsgTimeoutNow",  "MsgReadIndex", "MsgReadIndexResp",
+        "MsgApp",         "MsgAppResp",       "MsgVote",      "MsgVoteResp",      "MsgPreVote",
+        "MsgPreVoteResp", "MsgSnap",          "MsgHeartbeat", "MsgHeartbeatResp", "MsgTimeoutNow",
+        "MsgReadIndex",   "MsgReadIndexResp", "MsgProp",
     };
     ASSERT((unsigned)t < RAFT_MSG_TYPES);
     return names[t];
@@ -806,4 +832,9 @@ void raft_check(const struct raft *r)
     if (r->state == RAFT_LEADER && r->tracker.conf.n_voters == 1)
         ASSERT(l->committed <= l->stable);
     ASSERT(!r->ready_out || r->ready_applied_to <= l->committed);
+    /* A leader is a voter of the configuration it leads: one that removed itself stepped down. */
+    ASSERT(r->state != RAFT_LEADER || raft_tracker_is_voter(&r->tracker, r->cfg.id));
+    ASSERT(r->lead_transferee == RAFT_NONE ||
+           (r->state == RAFT_LEADER && raft_tracker_is_voter(&r->tracker, r->lead_transferee)));
+    ASSERT(r->conf_handed_index <= l->committed && r->conf_index <= l->committed);
 }

@@ -20,9 +20,10 @@
  *      with them; its commit never passes the last entry persisted with it. When must_sync,
  *      all of it must be on disk (fdatasync) before any msgs_after_persist leaves.
  *   2. msgs_send_now: may be sent at once, before or while step 1 is persisted. They are the
- *      leader's own traffic (MsgApp, MsgHeartbeat, MsgSnap, MsgTimeoutNow) once its term is
- *      durable: a leader may write its log in parallel with replicating it, because its own
- *      entries count towards a quorum only once raft_advance said they are durable.
+ *      leader's own traffic (MsgApp, MsgHeartbeat, MsgSnap, MsgTimeoutNow, MsgReadIndexResp)
+ *      once its term is durable: a leader may write its log in parallel with replicating it,
+ *      because its own entries count towards a quorum only once raft_advance said they are
+ *      durable; and forwarded requests (MsgProp, MsgReadIndex), which promise nothing.
  *   3. msgs_after_persist: send only after step 1 is durable. They are the promises: votes
  *      (MsgVoteResp: the vote must survive a crash), vote requests (the candidate's own vote
  *      and term first), append acknowledgements (MsgAppResp: the entries they acknowledge).
@@ -37,8 +38,9 @@
  * for an index only once its own copy is persisted.
  *
  * Between raft_ready and raft_advance the caller may call raft_step, raft_tick, raft_propose,
- * raft_campaign, raft_read_index and raft_status (a leader steps acknowledgements while its
- * fsync runs); what they produce goes into the next Ready. Pointers in a Ready stay valid
+ * raft_propose_conf_change, raft_apply_conf_change, raft_transfer_leader, raft_campaign,
+ * raft_read_index and raft_status (a leader steps acknowledgements while its fsync runs);
+ * what they produce goes into the next Ready. Pointers in a Ready stay valid
  * until raft_advance (committed entries' data longer, as step 4 says).
  * raft_ready may not be called again, nor raft_compact, before raft_advance.
  *
@@ -71,7 +73,7 @@ enum raft_state {
 
 enum raft_entry_type {
     RAFT_ENTRY_NORMAL,      /* the caller's proposal, or empty (a new leader's first entry) */
-    RAFT_ENTRY_CONF_CHANGE, /* a membership change (issue 7) */
+    RAFT_ENTRY_CONF_CHANGE, /* a membership change: see raft_conf_change_decode */
 };
 
 /* One log entry. data points into memory the owner keeps valid (see each use). */
@@ -84,7 +86,9 @@ struct raft_entry {
 };
 
 /* The members: voters decide elections and commits, learners only receive the log. No joint
- * configurations: membership changes one member at a time (issue 7). */
+ * configurations: membership changes one member at a time (raft_propose_conf_change). A
+ * member that knows no members at all (both lists empty) is joining an existing cluster: it
+ * waits for the leader's snapshot (which names the members) before it takes any entry. */
 struct raft_conf_state {
     uint32_t n_voters;
     uint32_t n_learners;
@@ -101,7 +105,9 @@ struct raft_snapshot_meta {
 };
 
 /* The messages members exchange, with etcd's names (raftpb.MessageType). Local events are
- * functions here (raft_tick, raft_propose, raft_campaign), not messages. */
+ * functions here (raft_tick, raft_propose, raft_campaign), not messages. MsgProp and
+ * MsgReadIndex carry no term (0), as etcd's: a forwarded request is valid whatever term its
+ * sender is in, and never changes the receiver's term. */
 enum raft_msg_type {
     RAFT_MSG_APP,             /* MsgApp: entries after index (of log_term), commit */
     RAFT_MSG_APP_RESP,        /* MsgAppResp: index matched, or reject with a hint */
@@ -113,8 +119,9 @@ enum raft_msg_type {
     RAFT_MSG_HEARTBEAT,       /* MsgHeartbeat: commit (at most the follower's match) */
     RAFT_MSG_HEARTBEAT_RESP,  /* MsgHeartbeatResp */
     RAFT_MSG_TIMEOUT_NOW,     /* MsgTimeoutNow: campaign now (leadership transfer) */
-    RAFT_MSG_READ_INDEX,      /* MsgReadIndex: a follower asks the leader (issue 7) */
-    RAFT_MSG_READ_INDEX_RESP, /* MsgReadIndexResp */
+    RAFT_MSG_READ_INDEX,      /* MsgReadIndex: a follower asks the leader (no term) */
+    RAFT_MSG_READ_INDEX_RESP, /* MsgReadIndexResp: index answers the read named by context */
+    RAFT_MSG_PROP,            /* MsgProp: a follower forwards proposals to the leader (no term) */
     RAFT_MSG_TYPES,
 };
 
@@ -185,6 +192,7 @@ struct raft_config {
     uint32_t inflight_msgs_max;  /* MsgApps in flight per follower, <= RAFT_INFLIGHT_MSGS_MAX */
     uint64_t inflight_bytes_max; /* entry bytes in flight per follower */
     uint64_t apply_bytes_max;    /* committed entry bytes per Ready (at least one entry goes) */
+    uint64_t forward_bytes_max;  /* proposal bytes a follower forwards per Ready */
     /* Optional: events worth a log line ("1 became leader at term 2"), one line each without
      * a newline, for the caller to log; the text lives only during the call. */
     void (*on_event)(void *ctx, const char *line);
@@ -206,14 +214,16 @@ struct raft_member_status {
 struct raft_status {
     raft_id id;
     raft_id leader;
+    raft_id lead_transferee; /* leader: the member leadership is being transferred to, or 0 */
     enum raft_state state;
     struct raft_hard_state hard_state; /* the current values, persisted or not */
     raft_index applied;
-    raft_index first;      /* first index in the window; entries before it are compacted */
-    raft_index last;       /* last index in the log, persisted or not */
-    raft_index persisted;  /* last index the caller said is durable */
-    uint64_t msgs_dropped; /* messages not sent because a Ready's list was full */
-    uint32_t n_members;    /* progress: only meaningful on a leader */
+    raft_index first;            /* first index in the window; entries before it are compacted */
+    raft_index last;             /* last index in the log, persisted or not */
+    raft_index persisted;        /* last index the caller said is durable */
+    uint64_t msgs_dropped;       /* messages not sent because a Ready's list was full */
+    struct raft_conf_state conf; /* the members as of the last conf change applied */
+    uint32_t n_members;          /* progress: only meaningful on a leader */
     struct raft_member_status members[RAFT_MEMBERS_MAX];
 };
 
@@ -247,20 +257,30 @@ void raft_tick(struct raft *r);
 
 /* Starts an election now (etcd MsgHup), with a pre-vote first if configured. A member whose
  * quorum is itself becomes leader at once. Returns 0, or -RINGD_ENOT_CAPABLE for a member
- * that may not campaign (a learner, or a member not in the configuration). A leader: 0. */
+ * that may not campaign (a learner, or a member not in the configuration). A leader: 0. A
+ * member with committed conf changes not applied yet does not campaign (etcd), and says so
+ * in an event: 0. */
 int raft_campaign(struct raft *r);
 
-/* Appends data (copied) as a new entry of the leader's term; *index_out (if not NULL) is its
- * index, so the caller can match the committed entry to the request. Many proposals in one
- * turn come out in one Ready and are sent to followers in as few MsgApps as fit.
- * Errors: -RINGD_ENOT_LEADER (not the leader; the caller forwards or fails the request),
- * -RINGD_EFULL (the log window is full: apply and compact first), -RINGD_EREQUEST_TOO_LARGE
- * (len over RAFT_ENTRY_BYTES_MAX or half the window), -RINGD_ELEADER_CHANGED (leadership is
- * being transferred). */
+/* On the leader: appends data (copied) as a new entry of the leader's term; *index_out (if not
+ * NULL) is its index, so the caller can match the committed entry to the request. Many
+ * proposals in one turn come out in one Ready and are sent to followers in as few MsgApps as
+ * fit. Errors: -RINGD_EFULL (the log window is full: apply and compact first; or half of it
+ * is not committed yet: a new leader must find room for its own entry),
+ * -RINGD_EREQUEST_TOO_LARGE (len over RAFT_ENTRY_BYTES_MAX or half the window),
+ * -RINGD_ELEADER_CHANGED (leadership is being transferred).
+ * On a follower (or learner) that knows its leader: forwards the proposal to the leader in a
+ * MsgProp (etcd; a turn's proposals share one) and returns 0 with *index_out 0: the caller cannot
+ * know the entry's index and matches the committed entry by an id inside data. Nothing tells the
+ * follower whether the leader took it (a leader that is transferring leadership, full, or no longer
+ * leading drops it, as etcd's does): the caller times out. Errors: -RINGD_ENO_LEADER (no leader
+ * known, or a candidate), -RINGD_EFULL (forward_bytes_max or the Ready's messages are used up this
+ * turn), -RINGD_EREQUEST_TOO_LARGE (len over RAFT_ENTRY_BYTES_MAX or forward_bytes_max). */
 int raft_propose(struct raft *r, const void *data, uint32_t len, raft_index *index_out);
 
 /* Feeds one message from a peer. Returns 0 (also for stale or ignored messages), -EINVAL for a
- * malformed message (not to this member, no term, an unknown type), or -RINGD_ECORRUPT when
+ * malformed message (not to this member, no term or, for MsgProp and MsgReadIndex, one; an
+ * unknown type; a MsgProp without entries or with bad ones), or -RINGD_ECORRUPT when
  * it contradicts raft's guarantees (entries that do not follow index one by one, or whose
  * terms go back or pass the message's; an acknowledgement past the leader's log; a snapshot
  * with a bad configuration); such a message is dropped, though a higher term in it was
@@ -271,11 +291,86 @@ int raft_step(struct raft *r, const struct raft_msg *m);
  * leader answers through a later Ready's read_states with its commit index at the time of the
  * request, once an entry of its term has committed and a quorum answered a heartbeat round
  * started after the request (all reads between two Readies share one round; a leader that is
- * its own quorum answers at the next Ready). Reads not answered when the member stops leading
- * are dropped: the caller retries or times out. Errors: -RINGD_ENOT_LEADER (a follower that
- * knows its leader: forward the read; MsgReadIndex forwarding inside raft is issue 7),
- * -RINGD_ENO_LEADER, -RINGD_EFULL (RAFT_READ_INDEX_MAX reads waiting). */
+ * its own quorum answers at the next Ready). A follower (or learner) that knows its leader
+ * forwards the read in a MsgReadIndex; the leader runs it through the same round and answers
+ * MsgReadIndexResp, which puts it into the follower's read_states (its log may not hold that
+ * index yet: serve once applied reaches it). Reads not answered when the leader stops leading,
+ * and forwarded reads or answers lost on the way, are dropped: the caller retries or times
+ * out. Errors: -RINGD_ENO_LEADER (no leader known, or a candidate), -RINGD_EFULL
+ * (RAFT_READ_INDEX_MAX reads waiting on the leader, or the Ready's messages used up). */
 int raft_read_index(struct raft *r, uint64_t context);
+
+/* Leadership transfer (etcd MsgTransferLeader), on the leader: to must be a voter. If its log
+ * matches the leader's last index, MsgTimeoutNow goes at once (it campaigns without waiting
+ * for its election timeout, and voters grant it even while they still hear from this leader);
+ * else it is sent the log first, and MsgTimeoutNow once it acknowledges the last index. While
+ * the transfer runs, proposals are refused (-RINGD_ELEADER_CHANGED; forwarded ones dropped);
+ * it is given up after an election timeout, replaced by a transfer to another member, and
+ * ends when this member stops leading. A transfer to self, or to the member already being
+ * transferred to, changes nothing (etcd ignores it). raft_status names lead_transferee.
+ * Errors: -RINGD_ENOT_LEADER, -RINGD_EBAD_LEADER_TRANSFEREE (not a member, or a learner). */
+int raft_transfer_leader(struct raft *r, raft_id to);
+
+/* ---- membership changes -------------------------------------------------------------------
+ * One member at a time, no joint consensus, with etcd's single-step ConfChange semantics: a
+ * change is proposed as a RAFT_ENTRY_CONF_CHANGE entry, and takes effect on each member when
+ * the caller applies that entry (raft_apply_conf_change), not when it is appended. The leader
+ * accepts a new change only once the previous one is applied (etcd's pendingConfIndex; a new
+ * leader also waits for every entry it inherited to be applied), so consecutive
+ * configurations always share a quorum. */
+enum raft_conf_change_type {
+    RAFT_CONF_ADD_VOTER,   /* a new voter; for a learner, promotes it (etcd ConfChangeAddNode) */
+    RAFT_CONF_ADD_LEARNER, /* a new learner (etcd ConfChangeAddLearnerNode) */
+    RAFT_CONF_REMOVE,      /* a voter or learner leaves (etcd ConfChangeRemoveNode) */
+    RAFT_CONF_PROMOTE,     /* a learner becomes a voter (etcd's MemberPromote) */
+    RAFT_CONF_UPDATE,      /* no raft effect: the caller's context changes (ConfChangeUpdateNode) */
+    RAFT_CONF_CHANGE_TYPES,
+};
+
+struct raft_conf_change {
+    uint8_t type; /* enum raft_conf_change_type */
+    raft_id id;
+    raft_index index; /* raft_conf_change_decode: the entry's index; ignored when proposing */
+};
+
+/* The entry's data: a header of RAFT_CONF_CHANGE_HEADER_BYTES (byte 0 the format version 1,
+ * byte 1 the type, bytes 2-7 zero, bytes 8-15 the id little-endian), then the caller's context
+ * bytes (etcd's ConfChange.Context: the member's attributes, e.g. its peer URLs). */
+#define RAFT_CONF_CHANGE_HEADER_BYTES 16u
+
+/* Proposes cc with context (copied; at most RAFT_CONF_CONTEXT_BYTES_MAX bytes), like
+ * raft_propose (a follower forwards it, *index_out 0). The leader checks it against the
+ * current configuration first. Errors: those of raft_propose, and -EINVAL (an unknown type, id
+ * 0, or a change that would leave no voter), -RINGD_ECONF_CHANGE_PENDING (an earlier change is
+ * not applied yet: retry later), -RINGD_EMEMBER_EXIST (adding a member that is one; a voter
+ * cannot be made a learner), -RINGD_EMEMBER_NOT_FOUND (removing, promoting or updating a
+ * non-member), -RINGD_EMEMBER_NOT_LEARNER (promoting a voter), -RINGD_EFULL (RAFT_MEMBERS_MAX
+ * members already). */
+int raft_propose_conf_change(struct raft *r, const struct raft_conf_change *cc, const void *context,
+                             uint32_t context_len, raft_index *index_out);
+
+/* Reads a RAFT_ENTRY_CONF_CHANGE entry: *cc (cc->index = e->index) and its context, which
+ * points into e->data. Returns 0 or -RINGD_ECORRUPT (not a conf change, or malformed). */
+int raft_conf_change_decode(const struct raft_entry *e, struct raft_conf_change *cc,
+                            const void **context, uint32_t *context_len);
+
+/* The caller applies a committed conf-change entry (decoded): every one, once, in log order,
+ * when it applies that entry and before the raft_advance of the Ready that handed it out. The
+ * core changes its members: new ones start in probe at the last index + 1, removed ones'
+ * progress goes, a promoted learner counts in the quorum, the commit index follows the new
+ * quorum; a leader that removed itself sends the commit index out and steps down (the
+ * remaining voters elect a new leader after an election timeout), and a transfer to a removed
+ * member ends. Keep a removed member running a few election timeouts before stopping it
+ * (etcd's stopWithDelay): a voter that missed the commit may need its vote once more.
+ * *out gets the members now in force (for the caller's snapshots: raft_snapshot_meta.conf).
+ * A change the configuration cannot take (the same checks as raft_propose_conf_change: it
+ * fails on every member alike) changes nothing and returns its error; a change at or below a
+ * snapshot this member installed meanwhile is already in it and changes nothing (0). A member
+ * does not campaign while committed conf changes wait to be applied (etcd). On restart, the
+ * core itself re-applies the conf changes between the snapshot and the applied index it is
+ * given (raft_restore_finish); later ones come out again as committed entries. */
+int raft_apply_conf_change(struct raft *r, const struct raft_conf_change *cc,
+                           struct raft_conf_state *out);
 
 /* The transport could not reach member id (etcd ReportUnreachable): a follower the leader was
  * streaming to goes back to probing. Ignored on a non-leader or for an unknown id. */

@@ -75,6 +75,14 @@ void raft_hup(struct raft *r, bool transfer)
         raft_event(r, "%" PRIx64 " is unpromotable and can not campaign", r->cfg.id);
         return;
     }
+    if (raft_conf_unapplied(r)) {
+        /* Its configuration may be about to change: it might lead with the wrong one. */
+        raft_event(r,
+                   "%" PRIx64 " cannot campaign at term %" PRIu64
+                   " since there are still pending configuration changes to apply",
+                   r->cfg.id, r->term);
+        return;
+    }
     raft_event(r, "%" PRIx64 " is starting a new election at term %" PRIu64, r->cfg.id, r->term);
     bool pre = r->cfg.pre_vote && !transfer;
     if (!campaign_round(r, pre, transfer))

@@ -1,6 +1,8 @@
 /* The raft core's own state and the functions its files share (raft.c: lifecycle, Ready,
  * state changes; raft_election.c: votes; raft_replication.c: appends, heartbeats,
- * snapshots). Nothing outside core/raft*.c includes this. */
+ * snapshots; raft_propose.c: proposals and their forwarding; raft_read.c: ReadIndex;
+ * raft_transfer.c: leadership transfer; raft_conf.c: membership changes). Nothing outside
+ * core/raft*.c includes this. */
 #ifndef RINGD_RAFT_INTERNAL_H
 #define RINGD_RAFT_INTERNAL_H
 
@@ -13,13 +15,18 @@
 
 /* Messages and read answers waiting for a Ready (pending), or handed out in one (handed).
  * MsgApp entries are copies of the log's entry headers in ents; their data stays in the log's
- * byte ring, pinned from pin_pos on. MsgSnap messages point at the one snapshot meta snap. */
+ * byte ring, pinned from pin_pos on. MsgSnap messages point at the one snapshot meta snap.
+ * MsgProp entries (a follower's forwarded proposals) are in ents too, their data copied into
+ * fwd (forward_bytes_max), which is not the log's. */
 struct raft_outbox {
     struct raft_msg now[RAFT_MSGS_MAX];   /* may leave before the Ready is persisted */
     struct raft_msg after[RAFT_MSGS_MAX]; /* only after */
     struct raft_entry ents[RAFT_OUTBOX_ENTRIES_MAX];
     struct raft_read_state reads[RAFT_READ_INDEX_MAX];
     struct raft_snapshot_meta snap;
+    uint8_t *fwd;
+    uint64_t n_fwd;
+    struct raft_msg *prop; /* the MsgProp this turn's next forwarded proposal may join */
     uint32_t n_now;
     uint32_t n_after;
     uint32_t n_ents;
@@ -30,6 +37,7 @@ struct raft_outbox {
 
 /* A linearizable read on the leader, in arrival order (etcd read_only.go). */
 struct raft_read_req {
+    raft_id from; /* the follower that forwarded it (answered with MsgReadIndexResp), or 0 */
     uint64_t context;
     raft_index index; /* the commit index at arrival; 0: waits for the term's first commit */
     uint64_t round;   /* the heartbeat round confirming it; 0: none started yet */
@@ -46,10 +54,15 @@ struct raft {
     uint32_t randomized_election_timeout; /* in [election_ticks, 2 * election_ticks) */
     uint64_t rand_state;
     raft_term durable_term;  /* the term of the last hard state persisted (restored or advanced) */
-    raft_id lead_transferee; /* issue 7: leadership transfer in progress */
-    bool snapshot_restored;  /* raft_restore_snapshot was called */
-    bool restored;           /* raft_restore_finish was called: the member runs */
-    bool bcast_pending;      /* leader: new entries or commit to send at the next Ready */
+    raft_id lead_transferee; /* leader: leadership transfer in progress to this voter */
+    /* Membership changes (raft_conf.c). The configuration in force is tracker.conf. */
+    raft_index pending_conf_index; /* leader: the last conf change it appended (etcd) */
+    raft_index conf_index;         /* the log index tracker.conf is as of */
+    raft_index conf_handed_index;  /* the last conf-change entry handed out to be applied */
+    uint8_t *conf_buf;             /* a conf-change entry being encoded */
+    bool snapshot_restored;        /* raft_restore_snapshot was called */
+    bool restored;                 /* raft_restore_finish was called: the member runs */
+    bool bcast_pending;            /* leader: new entries or commit to send at the next Ready */
     struct raft_log log;
     struct raft_tracker tracker;
     struct raft_snapshot_meta snapshot; /* the latest snapshot the caller holds */
@@ -107,6 +120,28 @@ void raft_handle_vote_resp(struct raft *r, const struct raft_msg *m);
 /* Term checks of raft_step: false when m is done with (stale or ignored). */
 bool raft_step_term(struct raft *r, const struct raft_msg *m);
 
+/* raft_propose.c */
+/* raft_propose for an entry of type: the leader appends it, a follower forwards it. */
+int raft_propose_typed(struct raft *r, uint8_t type, const void *data, uint32_t len,
+                       raft_index *index_out);
+/* MsgProp: the leader appends its entries; others drop it. */
+int raft_handle_prop(struct raft *r, const struct raft_msg *m);
+
+/* raft_transfer.c */
+/* Leader: p acknowledged entries; the transferee that caught up is told to campaign. */
+void raft_transfer_acked(struct raft *r, const struct raft_progress *p);
+/* Leader: a tick; the transfer is given up after an election timeout. */
+void raft_transfer_timeout(struct raft *r);
+void raft_transfer_abort(struct raft *r, const char *why);
+
+/* raft_conf.c */
+/* Leader: why a conf-change entry of len bytes cannot be appended now (0: it can). */
+int raft_conf_admit(struct raft *r, const uint8_t *data, uint32_t len);
+/* True while committed conf changes wait to be applied: no campaign then (etcd). */
+bool raft_conf_unapplied(const struct raft *r);
+/* Restart: re-applies the conf changes in (snapshot, applied] to the configuration. */
+int raft_conf_replay(struct raft *r, raft_index applied);
+
 /* raft_replication.c */
 int raft_handle_append(struct raft *r, const struct raft_msg *m);
 void raft_handle_heartbeat(struct raft *r, const struct raft_msg *m);
@@ -122,6 +157,10 @@ bool raft_maybe_commit(struct raft *r);
 /* raft_read.c */
 /* Leader: the commit index moved into its term; reads waiting for that get their index. */
 void raft_read_committed(struct raft *r);
+/* MsgReadIndex on the leader (queued as its own reads are), dropped elsewhere. */
+void raft_handle_read_index(struct raft *r, const struct raft_msg *m);
+/* MsgReadIndexResp on a follower: the answer goes into its read_states. */
+void raft_handle_read_index_resp(struct raft *r, const struct raft_msg *m);
 /* Leader, at each Ready: starts one heartbeat round for the reads that have none. */
 void raft_read_flush(struct raft *r);
 /* Leader: p answered a heartbeat of round (0: not a read round); answers what a quorum

@@ -75,6 +75,23 @@ static void progress_reset(struct raft_progress *p, raft_id self, raft_index las
     p->inflights.bytes = 0;
 }
 
+/* The id of position i of c: its voters, then its learners. */
+static raft_id conf_id(const struct raft_conf_state *c, uint32_t i, bool *learner)
+{
+    ASSERT(i < c->n_voters + c->n_learners);
+    *learner = i >= c->n_voters;
+    return *learner ? c->learners[i - c->n_voters] : c->voters[i];
+}
+
+/* Gives p the inflight window in storage slot, empty. */
+static void progress_bind(struct raft_tracker *t, struct raft_progress *p, uint32_t slot)
+{
+    ASSERT(slot < RAFT_MEMBERS_MAX);
+    p->inflights.ring = &t->inflight_storage[(size_t)slot * t->inflight_msgs_max];
+    p->inflights.capacity = t->inflight_msgs_max;
+    p->inflights.bytes_max = t->inflight_bytes_max;
+}
+
 void raft_tracker_set_conf(struct raft_tracker *t, const struct raft_conf_state *c, raft_id self,
                            raft_index last, raft_index persisted)
 {
@@ -84,15 +101,63 @@ void raft_tracker_set_conf(struct raft_tracker *t, const struct raft_conf_state 
     t->n = c->n_voters + c->n_learners;
     for (uint32_t i = 0; i < t->n; i++) {
         struct raft_progress *p = &t->progress[i];
-        bool learner = i >= c->n_voters;
-        p->id = learner ? c->learners[i - c->n_voters] : c->voters[i];
-        p->learner = learner;
-        p->inflights.ring = &t->inflight_storage[(size_t)i * t->inflight_msgs_max];
-        p->inflights.capacity = t->inflight_msgs_max;
-        p->inflights.bytes_max = t->inflight_bytes_max;
+        p->id = conf_id(c, i, &p->learner);
+        progress_bind(t, p, i);
         progress_reset(p, self, last, persisted);
     }
     raft_tracker_reset_votes(t);
+}
+
+/* The inflight storage slot p's window uses. */
+static uint32_t progress_slot(const struct raft_tracker *t, const struct raft_progress *p)
+{
+    size_t slot = (size_t)(p->inflights.ring - t->inflight_storage) / t->inflight_msgs_max;
+    ASSERT(slot < RAFT_MEMBERS_MAX);
+    return (uint32_t)slot;
+}
+
+void raft_tracker_change_conf(struct raft_tracker *t, const struct raft_conf_state *c, raft_id self,
+                              raft_index last, raft_index persisted)
+{
+    ASSERT(raft_conf_validate(c) == 0);
+    _Static_assert(RAFT_MEMBERS_MAX <= 64, "the slots in use fit one word");
+    struct raft_progress old[RAFT_MEMBERS_MAX];
+    int8_t old_votes[RAFT_MEMBERS_MAX];
+    uint32_t old_n = t->n;
+    memcpy(old, t->progress, sizeof(old[0]) * old_n);
+    memcpy(old_votes, t->votes, sizeof(old_votes));
+    uint64_t used = 0; /* storage slots of the members that stay */
+    t->conf = *c;
+    t->n = c->n_voters + c->n_learners;
+    raft_tracker_reset_votes(t);
+    for (uint32_t i = 0; i < t->n; i++) {
+        struct raft_progress *p = &t->progress[i];
+        bool learner;
+        raft_id id = conf_id(c, i, &learner);
+        p->id = RAFT_NONE;
+        for (uint32_t j = 0; j < old_n && p->id == RAFT_NONE; j++) {
+            if (old[j].id != id)
+                continue;
+            *p = old[j]; /* a member that stays keeps its progress (a promoted learner too) */
+            t->votes[i] = old_votes[j];
+            used |= 1ull << progress_slot(t, p);
+        }
+        p->learner = learner;
+    }
+    for (uint32_t i = 0; i < t->n; i++) {
+        struct raft_progress *p = &t->progress[i];
+        if (p->id != RAFT_NONE)
+            continue;
+        bool learner;
+        p->id = conf_id(c, i, &learner);
+        ASSERT(~used != 0); /* at most RAFT_MEMBERS_MAX members */
+        uint32_t slot = (uint32_t)__builtin_ctzll(~used);
+        used |= 1ull << slot;
+        progress_bind(t, p, slot);
+        progress_reset(p, self, last, persisted);
+        /* Not yet heard from, but check-quorum must not count it as lost (etcd). */
+        p->recent_active = true;
+    }
 }
 
 void raft_tracker_reset(struct raft_tracker *t, raft_id self, raft_index last, raft_index persisted)

@@ -86,6 +86,12 @@ int raft_conf_validate(const struct raft_conf_state *c);
 void raft_tracker_set_conf(struct raft_tracker *t, const struct raft_conf_state *c, raft_id self,
                            raft_index last, raft_index persisted);
 
+/* Takes the configuration after a membership change: members that stay keep their progress
+ * (a promoted learner too), new ones start in PROBE at last + 1, recently active (etcd
+ * confchange initProgress); the votes of members that stay are kept. */
+void raft_tracker_change_conf(struct raft_tracker *t, const struct raft_conf_state *c, raft_id self,
+                              raft_index last, raft_index persisted);
+
 /* Resets every progress as a new term starts (etcd raft.reset). */
 void raft_tracker_reset(struct raft_tracker *t, raft_id self, raft_index last,
                         raft_index persisted);

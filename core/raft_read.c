@@ -3,7 +3,9 @@
  * confirmed, by answering a heartbeat sent after that moment, that the leader was still the
  * leader then; so the point covers every write acknowledged before the read started. A new
  * leader first waits for an entry of its term to commit (before that its commit index may be
- * behind). Every read that arrives between two Readies shares one heartbeat round. */
+ * behind). Every read that arrives between two Readies shares one heartbeat round. A follower
+ * forwards its reads to the leader (MsgReadIndex), which runs them through the same rounds and
+ * answers each with MsgReadIndexResp (etcd stepFollower, sendMsgReadIndexResponse). */
 #include "raft.h"
 
 #include <inttypes.h>
@@ -26,20 +28,58 @@ static bool committed_in_term(const struct raft *r)
     return t == r->term;
 }
 
-int raft_read_index(struct raft *r, uint64_t context)
+/* Leader: queues a read of its own (from 0) or forwarded by from. */
+static int read_queue(struct raft *r, raft_id from, uint64_t context)
 {
-    ASSERT(r->restored);
-    if (r->state != RAFT_LEADER)
-        return r->leader != RAFT_NONE ? -RINGD_ENOT_LEADER : -RINGD_ENO_LEADER;
+    ASSERT(r->state == RAFT_LEADER && from != r->cfg.id);
     if (r->n_reads == RAFT_READ_INDEX_MAX)
         return -RINGD_EFULL;
     r->n_reads++;
     *read_at(r, r->n_reads - 1) = (struct raft_read_req){
+        .from = from,
         .context = context,
         .index = committed_in_term(r) ? r->log.committed : 0,
     };
     ASSERT(r->n_reads <= RAFT_READ_INDEX_MAX);
     return 0;
+}
+
+int raft_read_index(struct raft *r, uint64_t context)
+{
+    ASSERT(r->restored);
+    int rc = 0;
+    if (r->state == RAFT_LEADER)
+        rc = read_queue(r, RAFT_NONE, context);
+    else if (r->leader == RAFT_NONE)
+        rc = -RINGD_ENO_LEADER;
+    else if (!raft_can_send(r, RAFT_MSG_READ_INDEX))
+        rc = -RINGD_EFULL;
+    else
+        raft_send(r, &(struct raft_msg){
+                         .type = RAFT_MSG_READ_INDEX, .to = r->leader, .context = context});
+    raft_check(r);
+    return rc;
+}
+
+void raft_handle_read_index(struct raft *r, const struct raft_msg *m)
+{
+    ASSERT(m->type == RAFT_MSG_READ_INDEX && m->from != r->cfg.id);
+    /* No second hop (etcd forwards again): the follower retries against its new leader. */
+    if (r->state != RAFT_LEADER || read_queue(r, m->from, m->context) != 0)
+        raft_event(r, "%" PRIx64 " dropping MsgReadIndex from %" PRIx64 " at term %" PRIu64,
+                   r->cfg.id, m->from, r->term);
+}
+
+void raft_handle_read_index_resp(struct raft *r, const struct raft_msg *m)
+{
+    ASSERT(r->state == RAFT_FOLLOWER && m->term == r->term);
+    struct raft_outbox *o = r->pending;
+    if (o->n_reads == RAFT_READ_INDEX_MAX) {
+        r->msgs_dropped++; /* as lost on the way: the reader retries */
+        return;
+    }
+    o->reads[o->n_reads++] = (struct raft_read_state){.context = m->context, .index = m->index};
+    ASSERT(o->n_reads <= RAFT_READ_INDEX_MAX);
 }
 
 void raft_read_committed(struct raft *r)
@@ -52,7 +92,8 @@ void raft_read_committed(struct raft *r)
 }
 
 /* Hands out, in arrival order, the reads whose round a quorum confirmed, as the Ready's room
- * allows (the rest go at the next answer). */
+ * allows (the rest go at the next answer); forwarded ones go back to their follower (lost
+ * when the Ready's messages are used up, as on the network). */
 static void release(struct raft *r)
 {
     uint64_t acked = raft_tracker_read_acked(&r->tracker, r->cfg.id, r->read_round);
@@ -63,7 +104,14 @@ static void release(struct raft *r)
         if (q->round == 0 || q->round > acked)
             return;
         ASSERT(q->index != 0 && q->index <= r->log.committed);
-        o->reads[o->n_reads++] = (struct raft_read_state){.context = q->context, .index = q->index};
+        if (q->from == RAFT_NONE)
+            o->reads[o->n_reads++] =
+                (struct raft_read_state){.context = q->context, .index = q->index};
+        else
+            raft_send(r, &(struct raft_msg){.type = RAFT_MSG_READ_INDEX_RESP,
+                                            .to = q->from,
+                                            .index = q->index,
+                                            .context = q->context});
         r->reads_head = (r->reads_head + 1) % RAFT_READ_INDEX_MAX;
         r->n_reads--;
     }

@@ -73,10 +73,11 @@ static uint32_t collect_entries(struct raft *r, raft_index next, uint64_t *bytes
     return n;
 }
 
+/* MsgSnap with the snapshot the caller holds: for a follower behind the log's first entry,
+ * or one joining the cluster (it knows no members yet: the snapshot names them). */
 static bool send_snapshot(struct raft *r, struct raft_progress *p)
 {
     ASSERT(p->state != RAFT_PROGRESS_SNAPSHOT);
-    ASSERT(p->next <= r->log.snap_index);
     if (!p->recent_active)
         return false; /* do not stream a snapshot to a member that may be down */
     struct raft_outbox *o = r->pending;
@@ -107,8 +108,10 @@ bool raft_send_append(struct raft *r, struct raft_progress *p, bool send_if_empt
         return false;
     }
     raft_term prev_term;
-    if (!raft_log_term(&r->log, p->next - 1, &prev_term))
+    if (!raft_log_term(&r->log, p->next - 1, &prev_term)) {
+        ASSERT(p->next <= r->log.snap_index);
         return send_snapshot(r, p);
+    }
     uint64_t bytes;
     uint32_t n = collect_entries(r, p->next, &bytes);
     if (n == 0 && !send_if_empty)
@@ -190,6 +193,14 @@ bool raft_maybe_commit(struct raft *r)
 static void handle_reject(struct raft *r, struct raft_progress *p, const struct raft_msg *m)
 {
     ASSERT(m->reject && p->id == m->from);
+    if (m->index == 0) {
+        /* Every log matches at index 0: this is a member that knows no configuration yet
+         * (joining) and takes nothing before a snapshot. Once it acknowledged entries, such
+         * an answer is an old one, duplicated or late. */
+        if (p->match == 0 && p->state != RAFT_PROGRESS_SNAPSHOT && raft_can_send(r, RAFT_MSG_SNAP))
+            send_snapshot(r, p);
+        return;
+    }
     raft_event(r,
                "%" PRIx64 " received MsgAppResp(rejected, hint: (index %" PRIu64 ", term %" PRIu64
                ")) from %" PRIx64 " for index %" PRIu64,
@@ -250,6 +261,7 @@ int raft_handle_append_resp(struct raft *r, const struct raft_msg *m)
     /* The window may have room for several MsgApps now: fill it (bounded by the window). */
     for (uint32_t k = 0; k <= r->cfg.inflight_msgs_max && raft_send_append(r, p, false); k++)
         continue;
+    raft_transfer_acked(r, p);
     ASSERT(p->match < p->next);
     return 0;
 }
@@ -349,6 +361,12 @@ int raft_handle_append(struct raft *r, const struct raft_msg *m)
     int rc = validate_append(m);
     if (rc != 0)
         return rc;
+    if (r->tracker.n == 0) {
+        /* Joining: entries applied without the configuration they follow would build a wrong
+         * one. A rejection at index 0 (where every log matches) asks for the snapshot. */
+        raft_send(r, &(struct raft_msg){.type = RAFT_MSG_APP_RESP, .to = m->from, .reject = true});
+        return 0;
+    }
     if (m->index < r->log.committed) {
         reply(r, m->from, RAFT_MSG_APP_RESP, r->log.committed);
         return 0;
@@ -391,17 +409,22 @@ static bool conf_has(const struct raft_conf_state *c, raft_id id)
     return false;
 }
 
-/* Resets the log to s when it is news to us; false when it is not (etcd raft.restore). */
+/* Resets the log to s when it is news to us; false when it is not (etcd raft.restore). A
+ * joining member (it knows no configuration) takes any snapshot, the cluster's first one at
+ * index 0 too; the change that adds it may come after it. */
 static bool restore(struct raft *r, const struct raft_snapshot_meta *s)
 {
-    if (s->index <= r->log.committed)
+    bool joining = r->tracker.n == 0;
+    ASSERT(!joining || r->log.committed == 0);
+    if (joining) {
+        raft_event(r, "%" PRIx64 " joining: takes the snapshot naming the members", r->cfg.id);
+    } else if (s->index <= r->log.committed) {
         return false;
-    if (!conf_has(&s->conf, r->cfg.id)) {
+    } else if (!conf_has(&s->conf, r->cfg.id)) {
         raft_event(r, "%" PRIx64 " attempted to restore snapshot but it is not in the ConfState",
                    r->cfg.id);
         return false;
-    }
-    if (raft_log_match_term(&r->log, s->index, s->term)) {
+    } else if (raft_log_match_term(&r->log, s->index, s->term)) {
         /* Our log has it: only the commit index moves. */
         commit_to(r, s->index);
         return false;
@@ -414,6 +437,10 @@ static bool restore(struct raft *r, const struct raft_snapshot_meta *s)
     r->install = *s;
     r->install_pending = true;
     raft_tracker_set_conf(&r->tracker, &s->conf, r->cfg.id, r->log.last, r->log.stable);
+    /* Conf changes handed out before it and not applied yet are in it (raft_apply_conf_change
+     * ignores them). */
+    ASSERT(r->conf_handed_index <= s->index);
+    r->conf_index = s->index;
     return true;
 }
 
@@ -421,7 +448,9 @@ int raft_handle_snapshot(struct raft *r, const struct raft_msg *m)
 {
     ASSERT(r->state == RAFT_FOLLOWER);
     const struct raft_snapshot_meta *s = m->snapshot;
-    if (raft_conf_validate(&s->conf) != 0 || s->term == 0 || s->term > m->term)
+    /* Index 0 is the cluster's first snapshot (term 0), sent to joining members. */
+    if (raft_conf_validate(&s->conf) != 0 || (s->term == 0) != (s->index == 0) ||
+        s->term > m->term || (s->conf.n_voters == 0 && s->conf.n_learners == 0))
         return -RINGD_ECORRUPT;
     raft_index commit = r->log.committed;
     if (restore(r, s)) {

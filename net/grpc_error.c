@@ -111,6 +111,9 @@ const struct grpc_error_entry grpc_error_table[] = {
           "etcdserver: rpc not supported for learner"),
     ENTRY(RINGD_EBAD_LEADER_TRANSFEREE, GRPC_STATUS_FAILED_PRECONDITION,
           "etcdserver: bad leader transferee"),
+    /* ringd's own (etcd drops such a proposal and the request times out): retry later. */
+    ENTRY(RINGD_ECONF_CHANGE_PENDING, GRPC_STATUS_UNAVAILABLE,
+          "etcdserver: a membership change is still being applied"),
     ENTRY(RINGD_ECLUSTER_VERSION_UNAVAILABLE, GRPC_STATUS_UNAVAILABLE,
           "etcdserver: cluster version not found during downgrade"),
     ENTRY(RINGD_EWRONG_DOWNGRADE_VERSION_FORMAT, GRPC_STATUS_INVALID_ARGUMENT,

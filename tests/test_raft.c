@@ -1,9 +1,12 @@
 /* core/raft unit tests: the single-member path (election, commit after persistence, batching,
  * restart), the durability rule with calls between raft_ready and raft_advance, the log
- * window's bounds and byte ring, restore errors, read index, and seeded clusters (3 voters,
- * 5 voters, 3 voters and a learner) with message loss, reordering, duplication, partitions,
- * crashes, compaction and reads, checked for raft's safety and the reads' linearizability
- * after every step. */
+ * window's bounds and byte ring, restore errors, read index, conf-change entries and their
+ * replay on restart, forwarded messages' errors, and seeded clusters (3 voters, 5 voters, 3
+ * voters and a learner, each with spare members that may join) with message loss,
+ * reordering, duplication, partitions, crashes, compaction, reads and proposals on any
+ * member (followers forward them), leadership transfers and membership changes, checked for
+ * raft's safety, the reads' linearizability and the members' agreement on every
+ * configuration after every step. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,6 +36,7 @@ struct member {
     uint32_t n_ents;
     uint32_t cap_ents;
     raft_index applied;     /* the state machine */
+    raft_id removed;        /* the last member a conf change applied here removed */
     uint8_t **applied_data; /* applied entries' data by index, to compare members */
     uint32_t *applied_len;
     uint32_t applied_cap;
@@ -114,10 +118,26 @@ static void store_entries(struct member *m, const struct raft_entry *ents, uint3
     }
 }
 
+/* A committed conf change is applied as the entry is (before raft_advance). */
+static void apply_conf_change(struct member *m, const struct raft_entry *e)
+{
+    struct raft_conf_change cc;
+    const void *ctx;
+    uint32_t len;
+    assert_int_equal(raft_conf_change_decode(e, &cc, &ctx, &len), 0);
+    assert_int_equal(cc.index, e->index);
+    struct raft_conf_state conf;
+    int rc = raft_apply_conf_change(m->r, &cc, &conf);
+    if (rc == 0 && cc.type == RAFT_CONF_REMOVE)
+        m->removed = cc.id;
+}
+
 static void record_applied(struct member *m, const struct raft_entry *e)
 {
     assert_int_equal(e->index, m->applied + 1); /* once, in order */
     assert_true(e->index <= stored_last(m));    /* durable here first */
+    if (e->type == RAFT_ENTRY_CONF_CHANGE)
+        apply_conf_change(m, e);
     if (e->index >= m->applied_cap) {
         uint32_t cap = (uint32_t)e->index * 2 + 16;
         m->applied_data = realloc(m->applied_data, cap * sizeof(m->applied_data[0]));
@@ -150,15 +170,21 @@ static void persist(struct member *m, const struct raft_ready *rd)
         record_applied(m, &rd->committed[i]);
 }
 
-/* One full Ready cycle without messages; returns the number of committed entries applied. */
-static uint32_t cycle(struct member *m)
+/* One full Ready cycle; its messages are lost (none expected unless lossy). Returns the
+ * number of committed entries applied. */
+static uint32_t cycle_lossy(struct member *m, bool lossy)
 {
     struct raft_ready rd;
     raft_ready(m->r, &rd);
-    assert_int_equal(rd.n_msgs_send_now + rd.n_msgs_after_persist, 0);
+    assert_true(lossy || rd.n_msgs_send_now + rd.n_msgs_after_persist == 0);
     persist(m, &rd);
     raft_advance(m->r, &rd);
     return rd.n_committed;
+}
+
+static uint32_t cycle(struct member *m)
+{
+    return cycle_lossy(m, false);
 }
 
 static struct raft_status st;
@@ -389,8 +415,12 @@ static void test_propose_errors(void **state)
     (void)state;
     struct member m;
     member_init(&m, 1, 3);
-    assert_int_equal(raft_propose(m.r, "a", 1, NULL), -RINGD_ENOT_LEADER);
+    /* A follower that knows no leader has nowhere to forward to. */
+    raft_index index = 7;
+    assert_int_equal(raft_propose(m.r, "a", 1, &index), -RINGD_ENO_LEADER);
+    assert_int_equal(index, 0);
     assert_int_equal(raft_read_index(m.r, 1), -RINGD_ENO_LEADER);
+    assert_int_equal(raft_transfer_leader(m.r, 2), -RINGD_ENOT_LEADER);
     member_free(&m);
 
     member_init(&m, 1, 1);
@@ -414,7 +444,18 @@ static void test_propose_errors(void **state)
     member_free(&m);
 }
 
-/* The window's slots fill: -RINGD_EFULL until the caller applies and compacts. */
+/* Proposals the window will not hold are -RINGD_EFULL: at most half of it uncommitted, and
+ * its slots until the caller applies and compacts. */
+static uint32_t propose_until_full(struct member *m)
+{
+    uint32_t accepted = 0;
+    int rc;
+    while ((rc = raft_propose(m->r, "z", 1, NULL)) == 0)
+        accepted++;
+    assert_int_equal(rc, -RINGD_EFULL);
+    return accepted;
+}
+
 static void test_window_full_until_compacted(void **state)
 {
     (void)state;
@@ -424,12 +465,11 @@ static void test_window_full_until_compacted(void **state)
     m.snap.conf = conf_of(1);
     member_start(&m, 0);
     become_leader(&m);
-    uint32_t accepted = 0;
-    int rc;
-    while ((rc = raft_propose(m.r, "z", 1, NULL)) == 0)
-        accepted++;
-    assert_int_equal(rc, -RINGD_EFULL);
-    assert_int_equal(accepted, 14); /* 16 slots: the empty entry, and one kept free */
+    assert_int_equal(propose_until_full(&m), 8); /* 8 uncommitted: half the window */
+    cycle(&m);
+    cycle(&m);
+    /* 16 slots: the empty entry, and one kept free. */
+    assert_int_equal(propose_until_full(&m), 6);
     cycle(&m);
     cycle(&m);
     status(&m);
@@ -439,9 +479,7 @@ static void test_window_full_until_compacted(void **state)
     assert_int_equal(raft_compact(m.r, &snap, 10), 0);
     status(&m);
     assert_int_equal(st.first, 11);
-    for (uint32_t i = 0; i < 10; i++)
-        assert_int_equal(raft_propose(m.r, "z", 1, NULL), 0);
-    assert_int_equal(raft_propose(m.r, "z", 1, NULL), -RINGD_EFULL);
+    assert_int_equal(propose_until_full(&m), 8); /* half the window uncommitted again */
     member_free(&m);
 }
 
@@ -600,9 +638,185 @@ static void test_read_index_single_member(void **state)
     member_free(&m);
 }
 
+/* A conf change's entry: decoded as proposed; anything else in it is corrupt. */
+static void test_conf_change_encoding(void **state)
+{
+    (void)state;
+    struct member m;
+    member_init(&m, 1, 1);
+    become_leader(&m);
+    struct raft_conf_change cc = {.type = RAFT_CONF_ADD_LEARNER, .id = 0x1234567890};
+    raft_index index = 0;
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, "http://a:2380", 13, &index), 0);
+    assert_int_equal(index, 2);
+    struct raft_ready rd;
+    raft_ready(m.r, &rd);
+    assert_int_equal(rd.n_entries, 1);
+    const struct raft_entry *e = &rd.entries[0];
+    assert_int_equal(e->type, RAFT_ENTRY_CONF_CHANGE);
+    assert_int_equal(e->len, RAFT_CONF_CHANGE_HEADER_BYTES + 13);
+    struct raft_conf_change out;
+    const void *ctx;
+    uint32_t len;
+    assert_int_equal(raft_conf_change_decode(e, &out, &ctx, &len), 0);
+    assert_int_equal(out.type, cc.type);
+    assert_int_equal(out.id, cc.id);
+    assert_int_equal(out.index, 2);
+    assert_int_equal(len, 13);
+    assert_memory_equal(ctx, "http://a:2380", 13);
+    uint8_t bad[RAFT_CONF_CHANGE_HEADER_BYTES];
+    memcpy(bad, e->data, sizeof(bad));
+    struct raft_entry be = {.type = RAFT_ENTRY_CONF_CHANGE, .data = bad, .len = sizeof(bad)};
+    assert_int_equal(raft_conf_change_decode(&be, &out, NULL, NULL), 0);
+    const uint32_t offsets[] = {0, 1, 2, 7}; /* version, type, reserved bytes */
+    for (uint32_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+        bad[offsets[i]] ^= 0x40;
+        assert_int_equal(raft_conf_change_decode(&be, &out, NULL, NULL), -RINGD_ECORRUPT);
+        bad[offsets[i]] ^= 0x40;
+    }
+    memset(bad + 8, 0, 8); /* id 0 */
+    assert_int_equal(raft_conf_change_decode(&be, &out, NULL, NULL), -RINGD_ECORRUPT);
+    be.len = RAFT_CONF_CHANGE_HEADER_BYTES - 1;
+    assert_int_equal(raft_conf_change_decode(&be, &out, NULL, NULL), -RINGD_ECORRUPT);
+    be.type = RAFT_ENTRY_NORMAL;
+    assert_int_equal(raft_conf_change_decode(&be, &out, NULL, NULL), -RINGD_ECORRUPT);
+    persist(&m, &rd);
+    raft_advance(m.r, &rd);
+    /* Bad changes are the caller's mistakes: refused before anything is appended. */
+    cc = (struct raft_conf_change){.type = RAFT_CONF_CHANGE_TYPES, .id = 2};
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, NULL, 0, NULL), -EINVAL);
+    cc = (struct raft_conf_change){.type = RAFT_CONF_ADD_VOTER, .id = RAFT_NONE};
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, NULL, 0, NULL), -EINVAL);
+    static uint8_t big[RAFT_CONF_CONTEXT_BYTES_MAX + 1];
+    cc.id = 2;
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, big, sizeof(big), NULL),
+                     -RINGD_EREQUEST_TOO_LARGE);
+    member_free(&m);
+}
+
+/* A restart re-applies the conf changes the state machine applied (they are not handed out
+ * again); those after the applied index come out again, and the caller applies them. */
+static void test_restart_replays_conf_changes(void **state)
+{
+    (void)state;
+    struct member m;
+    member_init(&m, 1, 1);
+    become_leader(&m);
+    struct raft_conf_change cc = {.type = RAFT_CONF_ADD_LEARNER, .id = 2};
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, NULL, 0, NULL), 0);
+    cc.type = RAFT_CONF_PROMOTE;
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, NULL, 0, NULL),
+                     -RINGD_ECONF_CHANGE_PENDING);
+    while (raft_has_ready(m.r))
+        cycle_lossy(&m, true);
+    status(&m);
+    assert_int_equal(st.conf.n_learners, 1);
+    assert_int_equal(raft_propose_conf_change(m.r, &cc, NULL, 0, NULL), 0);
+    while (raft_has_ready(m.r))
+        cycle_lossy(&m, true);
+    status(&m);
+    assert_int_equal(st.conf.n_voters, 2);
+    assert_int_equal(st.applied, 3);
+    /* Two voters now: this one alone commits nothing more. */
+    assert_int_equal(raft_propose(m.r, "x", 1, NULL), 0);
+    while (raft_has_ready(m.r))
+        cycle_lossy(&m, true);
+    status(&m);
+    assert_int_equal(st.hard_state.commit, 3);
+
+    raft_destroy(m.r);
+    member_start(&m, 3); /* the state machine applied both changes */
+    status(&m);
+    assert_int_equal(st.conf.n_voters, 2);
+    assert_int_equal(st.conf.voters[1], 2);
+    raft_destroy(m.r);
+    member_start(&m, 1); /* it applied neither: they come out again */
+    status(&m);
+    assert_int_equal(st.conf.n_voters, 1);
+    /* Alone in the configuration it knows, but that is about to change: no campaign. */
+    assert_int_equal(raft_campaign(m.r), 0);
+    status(&m);
+    assert_int_equal(st.state, RAFT_FOLLOWER);
+    assert_int_equal(cycle_lossy(&m, true), 2);
+    status(&m);
+    assert_int_equal(st.conf.n_voters, 2);
+    assert_int_equal(raft_campaign(m.r), 0);
+    status(&m);
+    assert_int_equal(st.state, RAFT_CANDIDATE); /* 2 must vote now */
+    member_free(&m);
+}
+
+/* A follower forwards proposals to its leader, forward_bytes_max of them per Ready, in one
+ * MsgProp: the buffer is the Ready's, free again after raft_advance. */
+static void test_forward_bytes_per_ready(void **state)
+{
+    (void)state;
+    struct member m;
+    member_config(&m, 2);
+    m.cfg.forward_bytes_max = 8;
+    m.snap.conf = conf_of(3);
+    member_start(&m, 0);
+    struct raft_msg hb = {.type = RAFT_MSG_HEARTBEAT, .from = 1, .to = 2, .term = 1};
+    assert_int_equal(raft_step(m.r, &hb), 0); /* now it knows its leader */
+    for (uint32_t round = 0; round < 3; round++) {
+        raft_index index = 9;
+        assert_int_equal(raft_propose(m.r, "abcde", 5, &index), 0);
+        assert_int_equal(index, 0);
+        assert_int_equal(raft_propose(m.r, "fgh", 3, NULL), 0);
+        assert_int_equal(raft_propose(m.r, "i", 1, NULL), -RINGD_EFULL);
+        assert_int_equal(raft_propose(m.r, "123456789", 9, NULL), -RINGD_EREQUEST_TOO_LARGE);
+        /* The turn's proposals go in one MsgProp. */
+        struct raft_ready rd;
+        raft_ready(m.r, &rd);
+        uint32_t props = 0;
+        for (uint32_t i = 0; i < rd.n_msgs_send_now; i++) {
+            const struct raft_msg *msg = &rd.msgs_send_now[i];
+            if (msg->type != RAFT_MSG_PROP)
+                continue;
+            assert_int_equal(msg->to, 1);
+            assert_int_equal(msg->term, 0);
+            assert_int_equal(msg->n_entries, 2);
+            assert_memory_equal(msg->entries[0].data, "abcde", msg->entries[0].len);
+            assert_memory_equal(msg->entries[1].data, "fgh", msg->entries[1].len);
+            props++;
+        }
+        assert_int_equal(props, 1);
+        persist(&m, &rd);
+        raft_advance(m.r, &rd);
+    }
+    member_free(&m);
+}
+
+/* Forwarded requests carry no term; everything else must. */
+static void test_forwarded_message_errors(void **state)
+{
+    (void)state;
+    struct member m;
+    member_init(&m, 1, 3);
+    struct raft_entry ent = {.data = (const uint8_t *)"a", .len = 1};
+    struct raft_msg prop = {.type = RAFT_MSG_PROP, .from = 2, .to = 1, .term = 1};
+    prop.entries = &ent;
+    prop.n_entries = 1;
+    assert_int_equal(raft_step(m.r, &prop), -EINVAL); /* a term */
+    prop.term = 0;
+    assert_int_equal(raft_step(m.r, &prop), 0); /* not the leader: dropped */
+    prop.n_entries = 0;
+    assert_int_equal(raft_step(m.r, &prop), -EINVAL); /* nothing to propose */
+    prop.n_entries = 1;
+    ent.type = RAFT_ENTRY_CONF_CHANGE + 1;
+    assert_int_equal(raft_step(m.r, &prop), -EINVAL);
+    struct raft_msg read = {.type = RAFT_MSG_READ_INDEX, .from = 2, .to = 1, .term = 1};
+    assert_int_equal(raft_step(m.r, &read), -EINVAL);
+    struct raft_msg resp = {.type = RAFT_MSG_READ_INDEX_RESP, .from = 2, .to = 1};
+    assert_int_equal(raft_step(m.r, &resp), -EINVAL); /* an answer has the leader's term */
+    status(&m);
+    assert_int_equal(st.last, 0);
+    member_free(&m);
+}
+
 /* ---- a seeded cluster with faults ------------------------------------------------------- */
 
-#define SIM_MEMBERS_MAX 5
+#define SIM_MEMBERS_MAX 6
 #define SIM_NET_MAX     512
 #define SIM_TERMS_MAX   4096
 #define SIM_TRUTH_MAX   8192
@@ -636,6 +850,17 @@ struct sim {
     uint32_t reads_answered;
     raft_id isolated;        /* a member cut off from everyone, or 0 */
     uint32_t isolated_steps; /* steps the partition still lasts */
+    raft_index commit_hwm;   /* the highest commit index any member ever knew */
+    /* Members a conf change removed are shut down a while later, as etcd's server does
+     * (stopWithDelay): the ticks they still run, then no more steps. */
+    uint32_t stop_ticks[SIM_MEMBERS_MAX];
+    bool stopped[SIM_MEMBERS_MAX];
+    uint64_t conf_of_index[SIM_TRUTH_MAX]; /* the configuration after each conf change */
+    uint32_t transfers;
+    uint32_t conf_changes;                         /* accepted by a leader */
+    uint32_t conf_applied[RAFT_CONF_CHANGE_TYPES]; /* applied with effect, by type */
+    uint32_t joins;                                /* members that took the first snapshot */
+    uint32_t forwarded;                            /* forwarded proposals committed */
 };
 
 static uint64_t sim_rand(struct sim *s, uint64_t n)
@@ -688,6 +913,7 @@ static void sim_check_applied(struct sim *s, struct member *m, raft_index from)
             s->truth_len[i] = m->applied_len[i];
             if (i > s->truth_max)
                 s->truth_max = i;
+            s->forwarded += m->applied_len[i] > 0 && m->applied_data[i][0] == 'f';
         }
         assert_int_equal(s->truth_len[i], m->applied_len[i]);
         assert_memory_equal(s->truth[i], m->applied_data[i], m->applied_len[i]);
@@ -704,30 +930,70 @@ static raft_index sim_max_commit(struct sim *s)
     return c;
 }
 
+/* A read on any member: a follower forwards it to its leader. */
 static void sim_read(struct sim *s, uint32_t k)
 {
     if (s->reads == SIM_READS_MAX)
         return;
     int rc = raft_read_index(s->ms[k].r, s->reads + 1);
-    assert_true(rc == 0 || rc == -RINGD_ENOT_LEADER || rc == -RINGD_ENO_LEADER);
+    assert_true(rc == 0 || rc == -RINGD_ENO_LEADER || rc == -RINGD_EFULL);
     if (rc == 0)
         s->read_floor[s->reads++] = sim_max_commit(s);
 }
 
-/* Linearizability of reads: each answered once, at or above what was committed when asked,
- * and at most what the answering leader has committed. */
+/* Linearizability of reads: at or above what was committed when asked, and at most what was
+ * ever committed (a follower's answer can be ahead of its own log). A duplicated MsgReadIndex
+ * or answer is answered twice: the reader takes the first. */
 static void sim_check_reads(struct sim *s, uint32_t k, const struct raft_ready *rd)
 {
     raft_status(s->ms[k].r, &st);
     for (uint32_t i = 0; i < rd->n_read_states; i++) {
         uint64_t ctx = rd->read_states[i].context;
         assert_true(ctx >= 1 && ctx <= s->reads);
-        assert_false(s->read_answered[ctx - 1]);
+        s->reads_answered += !s->read_answered[ctx - 1];
         s->read_answered[ctx - 1] = true;
-        s->reads_answered++;
         assert_true(rd->read_states[i].index >= s->read_floor[ctx - 1]);
-        assert_true(rd->read_states[i].index <= st.hard_state.commit);
+        assert_true(rd->read_states[i].index <= s->commit_hwm);
+        assert_true(st.state != RAFT_LEADER || rd->read_states[i].index <= st.hard_state.commit);
     }
+}
+
+static uint64_t conf_hash(const struct raft_conf_state *c)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (uint32_t i = 0; i < c->n_voters; i++)
+        h = (h ^ c->voters[i]) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (uint32_t i = 0; i < c->n_learners; i++)
+        h = (h ^ c->learners[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Every member that applies a conf change ends in the same configuration. */
+static void sim_check_conf(struct sim *s, struct member *m, const struct raft_ready *rd)
+{
+    uint32_t *stop = m->removed != RAFT_NONE ? &s->stop_ticks[m->removed - 1] : NULL;
+    if (stop != NULL && *stop == 0)
+        *stop = 3 * m->cfg.election_ticks;
+    m->removed = RAFT_NONE;
+    raft_status(m->r, &st);
+    const struct raft_entry *last = NULL;
+    for (uint32_t i = 0; i < rd->n_committed; i++)
+        if (rd->committed[i].type == RAFT_ENTRY_CONF_CHANGE)
+            last = &rd->committed[i];
+    /* A snapshot installed since the Ready holds a later configuration. */
+    if (last == NULL || st.first > last->index)
+        return;
+    assert_true(last->index < SIM_TRUTH_MAX);
+    uint64_t h = conf_hash(&st.conf);
+    uint64_t *want = &s->conf_of_index[last->index];
+    assert_true(*want == 0 || *want == h);
+    if (*want == 0) {
+        struct raft_conf_change cc;
+        assert_int_equal(raft_conf_change_decode(last, &cc, NULL, NULL), 0);
+        s->conf_applied[cc.type]++;
+    }
+    *want = h;
 }
 
 /* The first half of a Ready: take it, send what may leave before persistence. */
@@ -754,11 +1020,13 @@ static void sim_finish(struct sim *s, uint32_t k)
     if (rd->snapshot != NULL) {
         assert_true(rd->snapshot->index <= s->truth_max);
         before = rd->snapshot->index; /* the state machine is the snapshot's */
+        s->joins += m->snap.conf.n_voters + m->snap.conf.n_learners == 0;
     }
     persist(m, rd);
     for (uint32_t i = 0; i < rd->n_msgs_after_persist; i++)
         sim_send(s, &rd->msgs_after_persist[i]);
     sim_check_applied(s, m, before);
+    sim_check_conf(s, m, rd);
     raft_advance(m->r, rd);
     s->ready_out[k] = false;
 }
@@ -770,8 +1038,8 @@ static void sim_deliver(struct sim *s)
     uint32_t i = (uint32_t)sim_rand(s, s->n_net); /* any order: reordering */
     struct sim_msg sm = s->net[i];
     uint64_t fate = sim_rand(s, 100);
-    if (s->isolated == sm.m.from || s->isolated == sm.m.to)
-        fate = 0;     /* a partition: lost */
+    if (s->isolated == sm.m.from || s->isolated == sm.m.to || s->stopped[sm.m.to - 1])
+        fate = 0;     /* a partition, or a member shut down: lost */
     if (fate >= 10) { /* 10%: lost */
         int rc = raft_step(s->ms[sm.m.to - 1].r, &sm.m);
         assert_int_equal(rc, 0);
@@ -785,13 +1053,51 @@ static void sim_deliver(struct sim *s)
     sim_msg_free(&sm);
 }
 
+/* A proposal on any member: a follower forwards it to its leader. */
 static void sim_propose(struct sim *s, uint32_t k)
 {
     char buf[32];
-    int len = snprintf(buf, sizeof(buf), "v%u", s->proposals);
+    raft_status(s->ms[k].r, &st);
+    /* "f": forwarded by a follower, to count those that commit. */
+    int len = snprintf(buf, sizeof(buf), "%c%u", st.state == RAFT_LEADER ? 'v' : 'f', s->proposals);
     int rc = raft_propose(s->ms[k].r, buf, (uint32_t)len, NULL);
-    assert_true(rc == 0 || rc == -RINGD_ENOT_LEADER || rc == -RINGD_EFULL);
+    assert_true(rc == 0 || rc == -RINGD_ENO_LEADER || rc == -RINGD_EFULL ||
+                rc == -RINGD_ELEADER_CHANGED);
     s->proposals += rc == 0;
+}
+
+static void sim_tick(struct sim *s, uint32_t k)
+{
+    raft_tick(s->ms[k].r);
+    if (s->stop_ticks[k] > 0 && --s->stop_ticks[k] == 0)
+        s->stopped[k] = true;
+}
+
+/* Leadership to any member: refused unless asked of the leader for a voter. */
+static void sim_transfer(struct sim *s, uint32_t k)
+{
+    raft_id to = 1 + sim_rand(s, s->n);
+    int rc = raft_transfer_leader(s->ms[k].r, to);
+    assert_true(rc == 0 || rc == -RINGD_ENOT_LEADER || rc == -RINGD_EBAD_LEADER_TRANSFEREE);
+    s->transfers += rc == 0;
+}
+
+/* A membership change of any kind for any member not shut down, proposed on any member: the
+ * leader takes those its configuration can, one at a time. */
+static void sim_conf_change(struct sim *s, uint32_t k)
+{
+    raft_id id = 1 + sim_rand(s, s->n);
+    if (s->stop_ticks[id - 1] > 0 || s->stopped[id - 1])
+        return; /* etcd never reuses a removed member's id */
+    struct raft_conf_change cc = {.type = (uint8_t)sim_rand(s, RAFT_CONF_CHANGE_TYPES), .id = id};
+    raft_status(s->ms[k].r, &st);
+    bool leader = st.state == RAFT_LEADER;
+    int rc = raft_propose_conf_change(s->ms[k].r, &cc, "peer", 4, NULL);
+    assert_true(rc == 0 || rc == -RINGD_ENO_LEADER || rc == -RINGD_EFULL ||
+                rc == -RINGD_ELEADER_CHANGED || rc == -RINGD_ECONF_CHANGE_PENDING ||
+                rc == -RINGD_EMEMBER_EXIST || rc == -RINGD_EMEMBER_NOT_FOUND ||
+                rc == -RINGD_EMEMBER_NOT_LEARNER || rc == -EINVAL);
+    s->conf_changes += rc == 0 && leader;
 }
 
 /* A crash: what the outstanding Ready had not persisted is lost; the member comes back from
@@ -804,18 +1110,21 @@ static void sim_restart(struct sim *s, uint32_t k)
     member_start(m, m->snap.index);
 }
 
-static void sim_compact(struct sim *s, uint32_t k)
+/* A snapshot at the applied index, keeping some entries (none when all) for followers a
+ * little behind. */
+static void sim_compact(struct sim *s, uint32_t k, bool all)
 {
     struct member *m = &s->ms[k];
-    if (s->ready_out[k] || m->applied <= m->snap.index)
-        return;
+    if (s->ready_out[k] || m->n_ents == 0 || m->ents[0].index > m->applied)
+        return; /* nothing applied left to forget */
     raft_index at = m->applied;
-    raft_index to = at - sim_rand(s, at - m->snap.index);
+    raft_index to = all ? at : at - sim_rand(s, at - m->ents[0].index + 1);
     uint32_t i = 0;
     while (i < m->n_ents && m->ents[i].index < at)
         i++;
     assert_true(i < m->n_ents && m->ents[i].index == at);
-    struct raft_snapshot_meta snap = {.index = at, .term = m->ents[i].term, .conf = m->snap.conf};
+    status(m); /* the members as of the applied index: conf changes are applied with it */
+    struct raft_snapshot_meta snap = {.index = at, .term = m->ents[i].term, .conf = st.conf};
     assert_int_equal(raft_compact(m->r, &snap, to), 0);
     uint32_t drop = 0;
     while (drop < m->n_ents && m->ents[drop].index <= to)
@@ -825,15 +1134,25 @@ static void sim_compact(struct sim *s, uint32_t k)
     m->snap = snap;
 }
 
+static bool conf_has_voter(const struct raft_conf_state *c, raft_id id)
+{
+    for (uint32_t i = 0; i < c->n_voters; i++)
+        if (c->voters[i] == id)
+            return true;
+    return false;
+}
+
 /* Election safety: one leader per term. */
 static void sim_check(struct sim *s)
 {
     for (uint32_t k = 0; k < s->n; k++) {
         raft_status(s->ms[k].r, &st);
+        if (st.hard_state.commit > s->commit_hwm)
+            s->commit_hwm = st.hard_state.commit;
         if (st.state != RAFT_LEADER)
             continue;
         assert_true(st.hard_state.term < SIM_TERMS_MAX);
-        assert_true(st.id <= s->n - s->learners); /* learners never lead */
+        assert_true(conf_has_voter(&st.conf, st.id)); /* learners never lead */
         raft_id *l = &s->leader_of_term[st.hard_state.term];
         assert_true(*l == RAFT_NONE || *l == st.id);
         *l = st.id;
@@ -851,6 +1170,8 @@ static void sim_step(struct sim *s, bool faults)
 {
     uint32_t k = (uint32_t)sim_rand(s, s->n);
     uint64_t a = sim_rand(s, 1000);
+    if (s->stopped[k] && a >= 350)
+        a = 0; /* a member shut down does nothing */
     if (a < 350)
         sim_deliver(s);
     else if (a < 550)
@@ -858,13 +1179,17 @@ static void sim_step(struct sim *s, bool faults)
     else if (a < 750)
         sim_finish(s, k);
     else if (a < 900)
-        raft_tick(s->ms[k].r);
+        sim_tick(s, k);
     else if (a < 950)
         sim_propose(s, k);
     else if (a < 980)
         sim_read(s, k);
-    else if (a < 995)
-        sim_compact(s, k);
+    else if (a < 990)
+        sim_compact(s, k, false);
+    else if (a < 992)
+        sim_transfer(s, k);
+    else if (a < 996)
+        sim_conf_change(s, k);
     else if (faults && a < 998)
         sim_restart(s, k);
     else if (faults && s->isolated == RAFT_NONE)
@@ -878,13 +1203,27 @@ static void sim_step(struct sim *s, bool faults)
  * quiet, ticking now and then, until a leader has everything applied everywhere. */
 static bool sim_settled(struct sim *s)
 {
-    raft_index applied = s->ms[0].applied;
+    static struct raft_conf_state conf; /* the leader's */
+    raft_index applied = 0;
     bool leader = false;
     for (uint32_t k = 0; k < s->n; k++) {
         raft_status(s->ms[k].r, &st);
-        leader = leader || st.state == RAFT_LEADER;
-        if (s->ready_out[k] || raft_has_ready(s->ms[k].r) || s->ms[k].applied != applied ||
-            st.hard_state.commit != applied)
+        if (st.state == RAFT_LEADER && !s->stopped[k]) {
+            leader = true;
+            conf = st.conf;
+            applied = s->ms[k].applied;
+        }
+    }
+    for (uint32_t k = 0; k < s->n && leader; k++) {
+        if (s->stopped[k])
+            continue;
+        raft_status(s->ms[k].r, &st);
+        bool member = conf_has_voter(&conf, k + 1);
+        for (uint32_t i = 0; i < conf.n_learners; i++)
+            member = member || conf.learners[i] == k + 1;
+        if (s->ready_out[k] || raft_has_ready(s->ms[k].r) ||
+            (member && (s->ms[k].applied != applied || st.hard_state.commit != applied ||
+                        conf_hash(&st.conf) != conf_hash(&conf))))
             return false;
     }
     return leader && s->n_net == 0;
@@ -897,10 +1236,10 @@ static void sim_dump(struct sim *s)
         fprintf(stderr,
                 "\n%" PRIx64 ": %s term=%" PRIu64 " leader=%" PRIx64 " commit=%" PRIu64
                 " applied=%" PRIu64 " persisted=%" PRIu64 " last=%" PRIu64 " first=%" PRIu64
-                " ready_out=%d has_ready=%d",
+                " ready_out=%d has_ready=%d stopped=%d voters=%u learners=%u",
                 st.id, raft_state_name(st.state), st.hard_state.term, st.leader,
                 st.hard_state.commit, st.applied, st.persisted, st.last, st.first, s->ready_out[k],
-                raft_has_ready(s->ms[k].r));
+                raft_has_ready(s->ms[k].r), s->stopped[k], st.conf.n_voters, st.conf.n_learners);
         for (uint32_t i = 0; st.state == RAFT_LEADER && i < st.n_members; i++)
             fprintf(stderr, "\n  %" PRIx64 ": %s match=%" PRIu64 " next=%" PRIu64 " paused=%d",
                     st.members[i].id, raft_progress_state_name(st.members[i].state),
@@ -915,19 +1254,23 @@ static void sim_settle(struct sim *s)
         while (s->n_net > 0) {
             struct sim_msg sm = s->net[0];
             memmove(s->net, s->net + 1, --s->n_net * sizeof(s->net[0]));
-            assert_int_equal(raft_step(s->ms[sm.m.to - 1].r, &sm.m), 0);
+            bool up = !s->stopped[sm.m.to - 1];
+            if (up)
+                assert_int_equal(raft_step(s->ms[sm.m.to - 1].r, &sm.m), 0);
             if (sm.m.type == RAFT_MSG_SNAP)
-                raft_report_snapshot(s->ms[sm.m.from - 1].r, sm.m.to, true);
+                raft_report_snapshot(s->ms[sm.m.from - 1].r, sm.m.to, up);
             sim_msg_free(&sm);
         }
         for (uint32_t k = 0; k < s->n; k++) {
+            if (s->stopped[k])
+                continue;
             sim_finish(s, k);
             sim_ready(s, k);
             sim_finish(s, k);
             if (round % 4 == 3)
-                raft_tick(s->ms[k].r);
+                sim_tick(s, k);
             if (round % 8 == 7)
-                sim_compact(s, k); /* a member that never compacts fills its window */
+                sim_compact(s, k, true); /* a member that never compacts fills its window */
         }
         sim_check(s);
     }
@@ -940,18 +1283,27 @@ static uint64_t sim_seed_running; /* the seed of a run that has not finished, or
 static uint64_t sim_committed_total;
 static uint64_t sim_reads_total;
 static uint64_t sim_reads_answered;
+static uint64_t sim_transfers;
+static uint64_t sim_conf_changes;
+static uint64_t sim_conf_applied[RAFT_CONF_CHANGE_TYPES];
+static uint64_t sim_joins;
+static uint64_t sim_forwarded;
 
-/* members in all, the last `learners` of them learners. */
-static void sim_run(uint64_t seed, uint32_t members, uint32_t learners, uint32_t steps)
+/* voters, then learners, then spares: members not in the configuration at first, joining
+ * with an empty log when a conf change adds them. */
+static void sim_run(uint64_t seed, uint32_t voters, uint32_t learners, uint32_t spares,
+                    uint32_t steps)
 {
     static struct sim s;
     memset(&s, 0, sizeof(s));
+    uint32_t members = voters + learners + spares;
+    assert_true(members <= SIM_MEMBERS_MAX);
     s.rng = seed;
     s.n = members;
     s.learners = learners;
     bool pre_vote = seed & 1, check_quorum = seed & 2;
-    struct raft_conf_state conf = conf_of(members - learners);
-    for (uint32_t k = members - learners; k < members; k++)
+    struct raft_conf_state conf = conf_of(voters);
+    for (uint32_t k = voters; k < voters + learners; k++)
         conf.learners[conf.n_learners++] = k + 1;
     for (uint32_t k = 0; k < members; k++) {
         struct member *m = &s.ms[k];
@@ -963,7 +1315,9 @@ static void sim_run(uint64_t seed, uint32_t members, uint32_t learners, uint32_t
         m->cfg.log_bytes_max = 4096;
         m->cfg.msg_bytes_max = 16;
         m->cfg.inflight_msgs_max = 4;
-        m->snap.conf = conf;
+        m->cfg.forward_bytes_max = 64;
+        if (k < voters + learners)
+            m->snap.conf = conf;
         member_start(m, 0);
     }
     for (uint32_t i = 0; i < steps; i++)
@@ -976,6 +1330,12 @@ static void sim_run(uint64_t seed, uint32_t members, uint32_t learners, uint32_t
     sim_committed_total += s.truth_max;
     sim_reads_total += s.reads;
     sim_reads_answered += s.reads_answered;
+    sim_transfers += s.transfers;
+    sim_conf_changes += s.conf_changes;
+    sim_joins += s.joins;
+    sim_forwarded += s.forwarded;
+    for (uint32_t i = 0; i < RAFT_CONF_CHANGE_TYPES; i++)
+        sim_conf_applied[i] += s.conf_applied[i];
     for (uint32_t k = 0; k < members; k++) {
         member_free(&s.ms[k]);
         s.ready_out[k] = false;
@@ -995,15 +1355,22 @@ static void test_seeded_cluster(void **state)
     uint64_t last = one ? first : (env ? strtoull(env, NULL, 10) : 200);
     for (uint64_t seed = first; seed <= last; seed++) {
         sim_seed_running = seed;
-        /* 3 voters; 5 voters; 3 voters and a learner. */
+        /* 3 voters and 2 spares; 5 voters and a spare; 3 voters, a learner and a spare. */
         uint32_t kind = seed % 3;
-        sim_run(seed, kind == 1 ? 5 : kind == 2 ? 4 : 3, kind == 2 ? 1 : 0, 3000);
+        sim_run(seed, kind == 1 ? 5 : 3, kind == 2 ? 1 : 0, kind == 0 ? 2 : 1, 3000);
     }
     sim_seed_running = 0;
     fprintf(stderr,
-            "seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64 " entries committed, %" PRIu64 " of %" PRIu64
-            " reads answered\n",
-            first, last, sim_committed_total, sim_reads_answered, sim_reads_total);
+            "seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64 " entries committed (%" PRIu64
+            " forwarded), %" PRIu64 " of %" PRIu64 " reads answered, %" PRIu64
+            " leadership transfers started, %" PRIu64
+            " membership changes accepted (applied: %" PRIu64 " voters and %" PRIu64
+            " learners added, %" PRIu64 " promoted, %" PRIu64 " removed; %" PRIu64
+            " members joined)\n",
+            first, last, sim_committed_total, sim_forwarded, sim_reads_answered, sim_reads_total,
+            sim_transfers, sim_conf_changes, sim_conf_applied[RAFT_CONF_ADD_VOTER],
+            sim_conf_applied[RAFT_CONF_ADD_LEARNER], sim_conf_applied[RAFT_CONF_PROMOTE],
+            sim_conf_applied[RAFT_CONF_REMOVE], sim_joins);
 }
 
 /* An assertion in the core aborts: name the seed first. */
@@ -1044,6 +1411,10 @@ int main(void)
         cmocka_unit_test(test_restore_errors),
         cmocka_unit_test(test_bad_messages),
         cmocka_unit_test(test_read_index_single_member),
+        cmocka_unit_test(test_conf_change_encoding),
+        cmocka_unit_test(test_restart_replays_conf_changes),
+        cmocka_unit_test(test_forwarded_message_errors),
+        cmocka_unit_test(test_forward_bytes_per_ready),
         cmocka_unit_test_teardown(test_seeded_cluster, report_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,12 @@
  * Commands:
  *   add-nodes N voters=(1,2,3) [learners=(4)] [index=I] [pre-vote=true] [check-quorum=true]
  *             [election=10] [heartbeat=1] [log-entries=N] [inflight=N] [max-msg-bytes=N]
+ *             (no voters and no learners: members joining an existing cluster, empty)
  *   campaign ID | propose ID DATA... | read-index ID CTX
+ *   propose-conf-change ID CHANGE... [context=TEXT]   one proposal per CHANGE: v4 (add voter
+ *                              4), l4 (add learner), r4 (remove), p4 (promote), u4 (update);
+ *                              process-ready applies committed ones (raft_apply_conf_change)
+ *   transfer-leader ID to=N
  *   tick ID [N] | tick-election ID | tick-heartbeat ID
  *   process-ready ID...        handle one Ready each: persist, queue messages, apply, advance
  *   deliver-msgs [ID...] [drop=(ID,...)]   step queued messages to those members (all: none
@@ -141,9 +146,19 @@ static void describe_data(struct out *o, const uint8_t *p, uint32_t len)
     out_printf(o, "\"");
 }
 
+static const char conf_change_letters[RAFT_CONF_CHANGE_TYPES + 1] = "vlrpu";
+
 static void describe_entry(struct out *o, const struct raft_entry *e)
 {
     out_printf(o, "%" PRIu64 "/%" PRIu64 " %s ", e->term, e->index, raft_entry_type_name(e->type));
+    struct raft_conf_change cc;
+    const void *ctx;
+    uint32_t len;
+    if (e->type == RAFT_ENTRY_CONF_CHANGE && raft_conf_change_decode(e, &cc, &ctx, &len) == 0) {
+        out_printf(o, "%c%" PRIx64 " ", conf_change_letters[cc.type], cc.id);
+        describe_data(o, ctx, len);
+        return;
+    }
     describe_data(o, e->data, e->len);
 }
 
@@ -306,6 +321,18 @@ static void net_free(struct net_msg *nm)
     free(nm->snap);
 }
 
+/* The caller's part of a committed membership change: hand it to raft as it is applied. */
+static void apply_conf_change(struct env *e, struct node *n, const struct raft_entry *ent)
+{
+    struct raft_conf_change cc;
+    assert_int_equal(raft_conf_change_decode(ent, &cc, NULL, NULL), 0);
+    struct raft_conf_state conf;
+    int rc = raft_apply_conf_change(n->r, &cc, &conf);
+    if (rc != 0)
+        out_printf(e->out, "%sconf change %c%" PRIx64 " refused: %s\n", e->indent,
+                   conf_change_letters[cc.type], cc.id, ringd_strerror(rc));
+}
+
 /* One Ready of member n: print, persist, queue the messages, apply, advance. */
 static void process_ready(struct env *e, struct node *n)
 {
@@ -328,6 +355,8 @@ static void process_ready(struct env *e, struct node *n)
         assert_int_equal(rd.committed[i].index, n->applied + 1); /* once, in order */
         assert_true(rd.committed[i].index <= last);              /* durable here */
         n->applied = rd.committed[i].index;
+        if (rd.committed[i].type == RAFT_ENTRY_CONF_CHANGE)
+            apply_conf_change(e, n, &rd.committed[i]);
     }
     raft_advance(n->r, &rd);
 }
@@ -527,6 +556,31 @@ static void cmd_propose(struct env *e, const struct args *a)
     }
 }
 
+/* "v4" into a change; false for anything else. */
+static bool parse_conf_change(const char *w, struct raft_conf_change *cc)
+{
+    const char *l = strchr(conf_change_letters, w[0]);
+    if (w[0] == '\0' || l == NULL || l - conf_change_letters >= RAFT_CONF_CHANGE_TYPES)
+        return false;
+    *cc = (struct raft_conf_change){.type = (uint8_t)(l - conf_change_letters),
+                                    .id = strtoull(w + 1, NULL, 10)};
+    return true;
+}
+
+static void cmd_propose_conf_change(struct env *e, const struct args *a)
+{
+    struct node *n = node_get(e, word_id(a, 0));
+    const char *ctx = arg_val(a, "context");
+    for (uint32_t i = 1; i < a->n_words; i++) {
+        struct raft_conf_change cc;
+        if (!parse_conf_change(a->words[i], &cc))
+            fail_msg("bad conf change %s", a->words[i]);
+        raft_index index = 0;
+        print_rc(e,
+                 raft_propose_conf_change(n->r, &cc, ctx, ctx ? (uint32_t)strlen(ctx) : 0, &index));
+    }
+}
+
 /* Ticks until the member's role or term changes, at most two election timeouts (any
  * randomized timeout fires within them). */
 static void cmd_tick_election(struct env *e, const struct args *a)
@@ -635,6 +689,8 @@ static void cmd_status(struct env *e, const struct args *a)
                " first=%" PRIu64 "\n",
                st.id, raft_state_name(st.state), st.hard_state.term, st.hard_state.vote, st.leader,
                st.hard_state.commit, st.applied, st.persisted, st.last, st.first);
+    if (st.lead_transferee != RAFT_NONE)
+        out_printf(e->out, "  transferring leadership to %" PRIx64 "\n", st.lead_transferee);
     if (st.state != RAFT_LEADER)
         return;
     for (uint32_t i = 0; i < st.n_members; i++) {
@@ -688,8 +744,11 @@ static void cmd_compact(struct env *e, const struct args *a)
     while (k < n->n_ents && n->ents[k].index < index)
         k++;
     assert_true(k < n->n_ents && n->ents[k].index == index);
-    struct raft_snapshot_meta meta = {
-        .index = index, .term = n->ents[k].term, .conf = n->snap.conf};
+    /* The members as of the applied index (conf changes are applied with their entries):
+     * compact at the applied index when membership changed since. */
+    static struct raft_status st;
+    raft_status(n->r, &st);
+    struct raft_snapshot_meta meta = {.index = index, .term = n->ents[k].term, .conf = st.conf};
     assert_int_equal(raft_compact(n->r, &meta, index), 0);
     for (uint32_t i = 0; i <= k; i++)
         free((void *)n->ents[i].data);
@@ -706,6 +765,10 @@ static void run_command(struct env *e, const char *cmd, const struct args *a)
         print_rc(e, raft_campaign(node_get(e, word_id(a, 0))->r));
     else if (strcmp(cmd, "propose") == 0)
         cmd_propose(e, a);
+    else if (strcmp(cmd, "propose-conf-change") == 0)
+        cmd_propose_conf_change(e, a);
+    else if (strcmp(cmd, "transfer-leader") == 0)
+        print_rc(e, raft_transfer_leader(node_get(e, word_id(a, 0))->r, arg_u64(a, "to", 0)));
     else if (strcmp(cmd, "read-index") == 0)
         print_rc(e, raft_read_index(node_get(e, word_id(a, 0))->r, word_id(a, 1)));
     else if (strcmp(cmd, "tick") == 0)

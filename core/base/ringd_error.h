@@ -75,6 +75,7 @@ enum ringd_error {
     RINGD_ECORRUPT,
     RINGD_ENOT_SUPPORTED_FOR_LEARNER,
     RINGD_EBAD_LEADER_TRANSFEREE,
+    RINGD_ECONF_CHANGE_PENDING, /* a membership change is proposed while one is not applied */
     /* Downgrade (etcd 3.5 API). */
     RINGD_ECLUSTER_VERSION_UNAVAILABLE,
     RINGD_EWRONG_DOWNGRADE_VERSION_FORMAT,
@@ -207,6 +208,8 @@ static inline const char *ringd_strerror(int err)
         return "etcdserver: rpc not supported for learner";
     case RINGD_EBAD_LEADER_TRANSFEREE:
         return "etcdserver: bad leader transferee";
+    case RINGD_ECONF_CHANGE_PENDING:
+        return "etcdserver: a membership change is still being applied";
     case RINGD_ECLUSTER_VERSION_UNAVAILABLE:
         return "etcdserver: cluster version not found during downgrade";
     case RINGD_EWRONG_DOWNGRADE_VERSION_FORMAT:

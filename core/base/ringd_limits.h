@@ -196,6 +196,8 @@ _Static_assert(WAL_BATCH_BYTES_MAX <= WAL_SEGMENT_BYTES, "a batch must fit in a 
 #define RAFT_APPLY_BYTES_DEFAULT    (16u << 20) /* their bytes (etcd MaxCommittedSizePerReady) */
 #define RAFT_READ_INDEX_MAX         4096 /* read-index requests waiting or answered per Ready */
 #define RAFT_EVENT_BYTES_MAX        256  /* one event line handed to the caller's log hook */
+#define RAFT_FORWARD_BYTES_DEFAULT  (4u << 20)  /* proposal bytes a follower forwards per Ready */
+#define RAFT_CONF_CONTEXT_BYTES_MAX (64u << 10) /* a conf change's context (the member's URLs) */
 _Static_assert((RAFT_LOG_ENTRIES_MAX & (RAFT_LOG_ENTRIES_MAX - 1)) == 0, "power of two");
 _Static_assert((RAFT_LOG_ENTRIES_DEFAULT & (RAFT_LOG_ENTRIES_DEFAULT - 1)) == 0, "power of two");
 _Static_assert(RAFT_MSG_ENTRIES_MAX <= RAFT_OUTBOX_ENTRIES_MAX, "one MsgApp fits in a Ready");
