@@ -10,8 +10,7 @@
  * added), allocated in a. */
 static const ProtobufCMessage *conf_response(const struct members *members, uint8_t type,
                                              const Etcdserverpb__Member *added,
-                                             Etcdserverpb__ResponseHeader *header,
-                                             struct arena *a)
+                                             Etcdserverpb__ResponseHeader *header, struct arena *a)
 {
     Etcdserverpb__MemberListResponse list = ETCDSERVERPB__MEMBER_LIST_RESPONSE__INIT;
     if (members_list(members, &list, a) < 0)

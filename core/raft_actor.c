@@ -538,6 +538,8 @@ static int raft_actor_open(struct raft_actor *ra)
     struct raft_config c;
     raft_config_default(&c, ra->view->member_id);
     c.election_ticks = ra->election_ticks;
+    c.pre_vote = ra->pre_vote;
+    c.check_quorum = true; /* etcd's server always runs raft with CheckQuorum */
     c.log_entries_max = raft_actor_window(ra->snapshot_count, ra->shards);
     ra->window = c.log_entries_max;
     c.log_bytes_max = RAFT_ACTOR_WINDOW_BYTES;

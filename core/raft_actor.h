@@ -124,8 +124,9 @@ struct raft_actor {
     struct raft_transport_events transport_events;
     uint64_t tick_ns; /* --heartbeat-interval: one raft tick */
     uint32_t election_ticks;
-    bool election_tick_advance;    /* --initial-election-tick-advance */
-    raft_index snapshot_index;     /* the snapshot the server loaded (0: none) */
+    bool election_tick_advance;             /* --initial-election-tick-advance */
+    bool pre_vote;                          /* --pre-vote */
+    raft_index snapshot_index;              /* the snapshot the server loaded (0: none) */
     const struct members *snapshot_members; /* its members (NULL or none: the initial cluster) */
     raft_term snapshot_term;
     uint64_t snapshot_count; /* --snapshot-count: sizes the log window */
@@ -179,7 +180,7 @@ struct raft_actor {
     /* A leader's snapshot was installed (durable in the snap dir, its WAL marker durable): the
      * server restarts on it (server_run returns SERVER_RESTART). */
     _Atomic bool restart_on_snapshot;
-    bool installing; /* the Ready being persisted carries a snapshot */
+    bool installing;        /* the Ready being persisted carries a snapshot */
     struct members members; /* as of the last entry committed (core/raft_actor_conf.h) */
     uint32_t transfers_count;
     struct raft_actor_transfer transfers[RAFT_ACTOR_TRANSFERS_MAX];

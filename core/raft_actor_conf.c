@@ -46,8 +46,8 @@ static int conf_parse_urls(char *const *urls, size_t n, struct config_urls *out)
 }
 
 /* Proposes the change with its context: the request id, then member packed. */
-static int conf_propose(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p,
-                        uint8_t type, const Etcdserverpb__Member *member)
+static int conf_propose(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p, uint8_t type,
+                        const Etcdserverpb__Member *member)
 {
     static uint8_t context[RAFT_ACTOR_CONF_ID_BYTES + MEMBERS_PACKED_BYTES_MAX];
     if (protobuf_c_message_get_packed_size(&member->base) > MEMBERS_PACKED_BYTES_MAX)
@@ -57,8 +57,8 @@ static int conf_propose(struct raft_actor *ra, uint16_t shard, struct kv_proposa
     size_t len = protobuf_c_message_pack(&member->base, context + RAFT_ACTOR_CONF_ID_BYTES);
     struct raft_conf_change cc = {.type = type, .id = member->id};
     raft_index index = 0;
-    int err = raft_propose_conf_change(ra->raft, &cc, context, RAFT_ACTOR_CONF_ID_BYTES + (uint32_t)len,
-                                       &index);
+    int err = raft_propose_conf_change(ra->raft, &cc, context,
+                                       RAFT_ACTOR_CONF_ID_BYTES + (uint32_t)len, &index);
     if (err < 0)
         return err;
     raft_actor_route(ra, id, index, shard, p);
@@ -174,11 +174,11 @@ static int conf_move_leader(struct raft_actor *ra, uint16_t shard, struct kv_pro
         return err;
     log_info("leadership transfer starting", LOG_U64("current-leader-member-id", ra->leader),
              LOG_U64("transferee-member-id", r->targetid));
-    ra->transfers[ra->transfers_count++] = (struct raft_actor_transfer){
-        .proposal = p,
-        .shard = shard,
-        .target = r->targetid,
-        .deadline_tick = ra->ticks + ra->request_timeout_ticks};
+    ra->transfers[ra->transfers_count++] =
+        (struct raft_actor_transfer){.proposal = p,
+                                     .shard = shard,
+                                     .target = r->targetid,
+                                     .deadline_tick = ra->ticks + ra->request_timeout_ticks};
     raft_actor_arm_turn(ra);
     return 0;
 }
@@ -228,10 +228,11 @@ bool raft_actor_conf_request(struct raft_actor *ra, uint16_t shard, struct kv_pr
         return false;
     int err = conf_dispatch(ra, shard, p);
     if (err < 0)
-        raft_actor_refuse(ra, shard, p, err == -RINGD_ENOT_LEADER && op != KV_OP_MOVE_LEADER &&
-                                          op != KV_OP_MEMBER_PROMOTE
-                                      ? -RINGD_ENO_LEADER
-                                      : err);
+        raft_actor_refuse(ra, shard, p,
+                          err == -RINGD_ENOT_LEADER && op != KV_OP_MOVE_LEADER &&
+                                  op != KV_OP_MEMBER_PROMOTE
+                              ? -RINGD_ENO_LEADER
+                              : err);
     return true;
 }
 

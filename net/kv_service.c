@@ -224,13 +224,6 @@ static void kv_propose(struct shard *s, struct grpc_call *call, enum kv_op op,
     kv_send(s, call, op, request, len, reply_err, false);
 }
 
-void kv_service_propose(struct grpc_call *call, enum kv_op op)
-{
-    struct shard *s = kv_shard(call);
-    if (s != NULL)
-        kv_propose_call(s, call, op);
-}
-
 void kv_service_query(struct grpc_call *call, enum kv_op op)
 {
     struct shard *s = kv_shard(call);
@@ -243,6 +236,13 @@ static void kv_propose_call(struct shard *s, struct grpc_call *call, enum kv_op 
     size_t len;
     const uint8_t *request = grpc_call_request_bytes(call, &len);
     kv_propose(s, call, op, request, len, 0);
+}
+
+void kv_service_propose(struct grpc_call *call, enum kv_op op)
+{
+    struct shard *s = kv_shard(call);
+    if (s != NULL)
+        kv_propose_call(s, call, op);
 }
 
 /* etcd's quota check before a write that adds data: past --quota-backend-bytes the NOSPACE

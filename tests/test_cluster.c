@@ -232,7 +232,8 @@ static void test_cluster_failover(void **state)
             (size_t)snprintf(c->initial + used, sizeof c->initial - used,
                              "%s%s=http://127.0.0.1:%u", i > 0 ? "," : "", m->name, m->peer_port);
     }
-    assert_int_equal(grpc_client_create(NULL, &c->client), 0);
+    const struct grpc_client_config cc = {0};
+    assert_int_equal(grpc_client_create(&cc, &c->client), 0);
     for (int i = 0; i < MEMBERS; i++)
         member_spawn(&c->m[i], c->initial);
     for (int i = 0; i < MEMBERS; i++)
