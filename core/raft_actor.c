@@ -644,6 +644,10 @@ static void raft_actor_snapshot_sent(void *ctx, raft_id id, bool ok)
 {
     struct raft_actor *ra = ctx;
     raft_report_snapshot(ra->raft, id, ok);
+    /* No file for the snapshot the core named (none made yet: a new cluster's index 0, or
+     * pruned): make one; the core sends the follower the newer one once it is compacted to. */
+    if (!ok)
+        raft_actor_ask_snapshot(ra);
     raft_actor_arm_turn(ra);
 }
 
