@@ -192,6 +192,17 @@ static void raft_actor_expire(struct raft_actor *ra)
                                                                    : -RINGD_ETIMEOUT);
 }
 
+/* A member's attributes entry: the raft actor's members table learns its name too (the strict
+ * reconfiguration checks count the members that published one). */
+static void raft_actor_committed_attributes(struct raft_actor *ra, const struct raft_entry *e)
+{
+    if (e->type != RAFT_ENTRY_NORMAL || e->len <= KV_ENTRY_HEADER_BYTES ||
+        e->data[0] != RAFT_ACTOR_ENTRY_ATTRIBUTES)
+        return;
+    (void)members_apply_attributes(&ra->members, e->data + KV_ENTRY_HEADER_BYTES,
+                                   e->len - KV_ENTRY_HEADER_BYTES); /* the apply actor logs */
+}
+
 /* Hands the Ready's committed entries to the apply actor with the routes of those proposed
  * here, found by the request id in each entry. A proposal of this member whose index another
  * entry took lost it to another leader: it is refused. */
@@ -211,6 +222,7 @@ static void raft_actor_hand_committed(struct raft_actor *ra, const struct raft_r
         uint64_t id = e->type == RAFT_ENTRY_CONF_CHANGE ? raft_actor_conf_committed(ra, e)
                                                         : kv_entry_id(e->data, e->len);
         struct apply_route r;
+        raft_actor_committed_attributes(ra, e);
         if (id != 0 && id == ra->attr_id)
             ra->serve_index = e->index;
         else if (proposal_routes_take(&ra->routes, id, &r))

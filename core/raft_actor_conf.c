@@ -148,6 +148,11 @@ static int conf_learner_ready(struct raft_actor *ra, uint64_t id)
 static int conf_member_promote(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p,
                                const Etcdserverpb__MemberPromoteRequest *r)
 {
+    const struct member_info *mi = members_find(&ra->members, r->id);
+    if (mi == NULL)
+        return -RINGD_EMEMBER_NOT_FOUND;
+    if (!mi->is_learner)
+        return -RINGD_EMEMBER_NOT_LEARNER;
     int err = conf_learner_ready(ra, r->id);
     if (err < 0)
         return err;
