@@ -76,6 +76,7 @@ struct config {
     bool initial_election_tick_advance;
     bool strict_reconfig_check;
     bool pre_vote;
+    bool force_new_cluster;      /* --force-new-cluster: a one-member cluster from this data */
     int64_t quota_backend_bytes; /* 0: CONFIG_QUOTA_BACKEND_BYTES_DEFAULT; < 0: no quota */
     uint64_t max_request_bytes;
     uint64_t max_txn_ops;

@@ -349,6 +349,13 @@ struct raft_conf_change {
 int raft_propose_conf_change(struct raft *r, const struct raft_conf_change *cc, const void *context,
                              uint32_t context_len, raft_index *index_out);
 
+/* Writes the data of a RAFT_ENTRY_CONF_CHANGE entry for cc and context into out (at least
+ * RAFT_CONF_CHANGE_HEADER_BYTES + context_len bytes), as raft_propose_conf_change does: for a
+ * caller that writes such entries itself (--force-new-cluster's removals, at restore). Returns
+ * the length, or -EINVAL / -RINGD_EREQUEST_TOO_LARGE as raft_propose_conf_change. */
+int raft_conf_change_encode(const struct raft_conf_change *cc, const void *context,
+                            uint32_t context_len, uint8_t *out);
+
 /* Reads a RAFT_ENTRY_CONF_CHANGE entry: *cc (cc->index = e->index) and its context, which
  * points into e->data. Returns 0 or -RINGD_ECORRUPT (not a conf change, or malformed). */
 int raft_conf_change_decode(const struct raft_entry *e, struct raft_conf_change *cc,

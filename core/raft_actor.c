@@ -601,6 +601,8 @@ static int raft_actor_open(struct raft_actor *ra)
         ra->log_last = ra->view->ids.members_count;
     if (fresh && (err = raft_actor_bootstrap(ra, &hs)) < 0)
         return err;
+    if (!fresh && ra->force_new_cluster && (err = raft_actor_force_new_cluster(ra, &hs)) < 0)
+        return err;
     err = raft_restore_finish(ra->raft, &hs, ra->snapshot_index);
     if (err < 0) {
         log_error("the WAL contradicts itself", LOG_STR("wal-dir", ra->wal_dir),

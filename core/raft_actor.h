@@ -126,6 +126,7 @@ struct raft_actor {
     uint32_t election_ticks;
     bool election_tick_advance;             /* --initial-election-tick-advance */
     bool pre_vote;                          /* --pre-vote */
+    bool force_new_cluster;                 /* --force-new-cluster */
     raft_index snapshot_index;              /* the snapshot the server loaded (0: none) */
     const struct members *snapshot_members; /* its members (NULL or none: the initial cluster) */
     raft_term snapshot_term;

@@ -342,3 +342,52 @@ void raft_actor_conf_fail_all(struct raft_actor *ra, int err)
     while (ra->transfers_count > 0)
         conf_transfer_remove(ra, 0, err);
 }
+
+/* One removal entry of --force-new-cluster at index, recorded in the core and the WAL. */
+static int conf_force_remove(struct raft_actor *ra, raft_id id, raft_term term, raft_index index)
+{
+    Etcdserverpb__Member m = ETCDSERVERPB__MEMBER__INIT;
+    m.id = id;
+    uint8_t context[RAFT_ACTOR_CONF_ID_BYTES + 16] = {0}; /* request id 0: nobody waits */
+    size_t len = RAFT_ACTOR_CONF_ID_BYTES + protobuf_c_message_pack(&m.base, context + 8);
+    static uint8_t data[RAFT_CONF_CHANGE_HEADER_BYTES + sizeof context];
+    struct raft_conf_change cc = {.type = RAFT_CONF_REMOVE, .id = id};
+    int n = raft_conf_change_encode(&cc, context, (uint32_t)len, data);
+    ASSERT(n > 0);
+    struct raft_entry e = {.term = term,
+                           .index = index,
+                           .type = RAFT_ENTRY_CONF_CHANGE,
+                           .data = data,
+                           .len = (uint32_t)n};
+    struct wal_entry we = {.term = term,
+                           .index = index,
+                           .type = RAFT_ENTRY_CONF_CHANGE,
+                           .data = data,
+                           .data_bytes = (uint32_t)n};
+    int err = raft_restore_entries(ra->raft, &e, 1);
+    return err < 0 ? err : wal_append_entry(ra->wal, &we);
+}
+
+int raft_actor_force_new_cluster(struct raft_actor *ra, struct raft_hard_state *hs)
+{
+    raft_index index = ra->log_last;
+    for (uint32_t i = 0; i < ra->members.count; i++) {
+        raft_id id = ra->members.items[i].id;
+        if (id == ra->view->member_id)
+            continue;
+        int err = conf_force_remove(ra, id, hs->term, ++index);
+        if (err < 0)
+            return err;
+    }
+    hs->commit = index; /* everything in the log is this member's to commit now */
+    hs->vote = RAFT_NONE;
+    struct wal_hard_state whs = {.term = hs->term, .vote = hs->vote, .commit = hs->commit};
+    int err = wal_append_hard_state(ra->wal, &whs);
+    if (err < 0)
+        return err;
+    log_warn("forcing a new one-member cluster: every other member is removed",
+             LOG_U64("local-member-id", ra->view->member_id), LOG_U64("commit-index", index),
+             LOG_U64("removed", index - ra->log_last));
+    ra->log_last = index;
+    return 0;
+}

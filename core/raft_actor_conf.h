@@ -42,6 +42,12 @@ enum members_change_type raft_actor_conf_members_type(uint8_t type);
 /* Each tick: transfers past their deadline fail. */
 void raft_actor_conf_tick(struct raft_actor *ra);
 
+/* --force-new-cluster, at start after the WAL's replay (etcd's forceNewCluster): every entry
+ * in the log is committed, and one removal entry per other member is appended (to the core and
+ * the WAL) and committed, so this member is the only voter once they are applied. hs is the
+ * hard state to restore with, updated. Returns 0 or the core's or WAL's error. */
+int raft_actor_force_new_cluster(struct raft_actor *ra, struct raft_hard_state *hs);
+
 /* Shutdown: waiting transfers fail with err. */
 void raft_actor_conf_fail_all(struct raft_actor *ra, int err);
 

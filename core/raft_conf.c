@@ -126,25 +126,32 @@ int raft_conf_change_decode(const struct raft_entry *e, struct raft_conf_change 
     return 0;
 }
 
-int raft_propose_conf_change(struct raft *r, const struct raft_conf_change *cc, const void *context,
-                             uint32_t context_len, raft_index *index_out)
+int raft_conf_change_encode(const struct raft_conf_change *cc, const void *context,
+                            uint32_t context_len, uint8_t *out)
 {
     ASSERT(context_len == 0 || context != NULL);
-    if (index_out != NULL)
-        *index_out = 0;
     if (cc->type >= RAFT_CONF_CHANGE_TYPES || cc->id == RAFT_NONE)
         return -EINVAL;
     if (context_len > RAFT_CONF_CONTEXT_BYTES_MAX)
         return -RINGD_EREQUEST_TOO_LARGE;
-    uint8_t *d = r->conf_buf;
-    memset(d, 0, RAFT_CONF_CHANGE_HEADER_BYTES);
-    d[0] = CONF_CHANGE_VERSION;
-    d[1] = cc->type;
-    le_put_u64(d + 8, cc->id);
+    memset(out, 0, RAFT_CONF_CHANGE_HEADER_BYTES);
+    out[0] = CONF_CHANGE_VERSION;
+    out[1] = cc->type;
+    le_put_u64(out + 8, cc->id);
     if (context_len > 0)
-        memcpy(d + RAFT_CONF_CHANGE_HEADER_BYTES, context, context_len);
-    return raft_propose_typed(r, RAFT_ENTRY_CONF_CHANGE, d,
-                              RAFT_CONF_CHANGE_HEADER_BYTES + context_len, index_out);
+        memcpy(out + RAFT_CONF_CHANGE_HEADER_BYTES, context, context_len);
+    return (int)(RAFT_CONF_CHANGE_HEADER_BYTES + context_len);
+}
+
+int raft_propose_conf_change(struct raft *r, const struct raft_conf_change *cc, const void *context,
+                             uint32_t context_len, raft_index *index_out)
+{
+    if (index_out != NULL)
+        *index_out = 0;
+    int len = raft_conf_change_encode(cc, context, context_len, r->conf_buf);
+    if (len < 0)
+        return len;
+    return raft_propose_typed(r, RAFT_ENTRY_CONF_CHANGE, r->conf_buf, (uint32_t)len, index_out);
 }
 
 int raft_conf_admit(struct raft *r, const uint8_t *data, uint32_t len)

@@ -240,7 +240,9 @@ int server_run(const struct server_options *opt)
                                .tick_ns = opt->heartbeat_ms * 1000000u,
                                .election_ticks = (uint32_t)(opt->election_ms / opt->heartbeat_ms),
                                .election_tick_advance = opt->election_tick_advance,
-                               .pre_vote = opt->config != NULL && opt->config->pre_vote};
+                               .pre_vote = opt->config != NULL && opt->config->pre_vote,
+                               .force_new_cluster =
+                                   opt->config != NULL && opt->config->force_new_cluster};
     static const char *advertise[CONFIG_URLS_MAX];
     if (opt->config != NULL) {
         const struct config_urls *urls = &opt->config->advertise_client_urls;
