@@ -270,6 +270,7 @@ static const struct good {
     {"advertise-client-urls", "https://db.example:2379", "https://db.example:2379", NULL},
     {"strict-reconfig-check", "false", "false", NULL},
     {"pre-vote", "false", "false", NULL},
+    {"force-new-cluster", "true", "true", NULL},
     {"auto-compaction-retention", "1h", "1h", NULL},
     {"auto-compaction-mode", "revision", "revision", NULL},
     {"enable-grpc-gateway", "false", "false", NULL},
