@@ -69,7 +69,26 @@ bool sim_disk_write(struct sim_disk *d, const struct raft_ready *rd, const struc
     }
     if (rd->has_hard_state)
         push(d, &(struct sim_record){.kind = SIM_REC_HARD_STATE, .hs = rd->hard_state});
+    if (d->n_queue > 0)
+        d->queue[d->n_queue - 1].ready_end = true;
     return true;
+}
+
+uint32_t sim_disk_queued_readies(const struct sim_disk *d)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < d->n_queue; i++)
+        n += d->queue[i].ready_end;
+    return n;
+}
+
+uint32_t sim_disk_ready_prefix(const struct sim_disk *d, uint32_t readies)
+{
+    uint32_t i = 0;
+    for (; readies > 0 && i < d->n_queue; i++)
+        readies -= d->queue[i].ready_end;
+    ASSERT(readies == 0);
+    return i;
 }
 
 void sim_disk_sync_begin(struct sim_disk *d)

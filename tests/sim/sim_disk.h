@@ -42,6 +42,7 @@ struct sim_record {
     struct raft_snapshot_meta snap;
     struct sim_kv snap_kv;
     struct raft_hard_state hs;
+    bool ready_end; /* the last record one Ready wrote */
 };
 
 struct sim_disk {
@@ -61,6 +62,10 @@ bool sim_disk_write(struct sim_disk *d, const struct raft_ready *rd, const struc
 /* A sync starts now over everything queued so far; its completion is sim_disk_sync_done. */
 void sim_disk_sync_begin(struct sim_disk *d);
 void sim_disk_sync_done(struct sim_disk *d);
+/* How many queued records the first `readies` whole Readies wrote (readies at most
+ * sim_disk_queued_readies). */
+uint32_t sim_disk_ready_prefix(const struct sim_disk *d, uint32_t readies);
+uint32_t sim_disk_queued_readies(const struct sim_disk *d);
 /* The power fails: keep records of the queue survive (0 <= keep <= n_queue), then the written
  * view is what is durable. */
 void sim_disk_crash(struct sim_disk *d, uint32_t keep);

@@ -33,7 +33,8 @@ bool sim_safety_leader(struct sim_safety *s, raft_term term, raft_id id);
 /* Entry e is committed (a member applies it, or holds it at or below its commit index). */
 bool sim_safety_committed(struct sim_safety *s, raft_id id, raft_index index,
                           const struct sim_stored_entry *e);
-/* Entry e is written to a member's disk: it may not rewrite a committed entry. */
+/* Entry e is written to a member's disk at an index the member held committed: it may not
+ * rewrite it. */
 bool sim_safety_written(struct sim_safety *s, raft_id id, raft_index index,
                         const struct sim_stored_entry *e);
 /* A member's state machine after applying index (or loading a snapshot at index). */
