@@ -144,7 +144,7 @@ static void succeeded(struct sim *s, struct sim_client *c, uint32_t result)
         c->last_seen[c->op.key] = c->op.arg2;
     else if (c->op.kind == SIM_OP_GET || c->op.kind == SIM_OP_READ)
         c->last_seen[c->op.key] = result;
-    done(s, c, sim_rng_range(&s->rng, SIM_MS(10), SIM_MS(300)));
+    done(s, c, sim_rng_range(&s->rng, SIM_MS(5), SIM_MS(200)));
 }
 
 void sim_client_reply(struct sim *s, struct sim_client *c, const struct sim_packet *p)

@@ -15,6 +15,7 @@ void sim_disk_format(struct sim_disk *d, const struct raft_conf_state *conf)
     memcpy(&d->written, &d->durable, offsetof(struct sim_disk_view, log));
     d->n_queue = 0;
     d->sync_mark = 0;
+    d->n_old = 0;
 }
 
 static bool view_apply(struct sim_disk_view *v, const struct sim_record *rec)
@@ -140,6 +141,9 @@ void sim_disk_save_snapshot(struct sim_disk *d, const struct raft_snapshot_meta 
                             const struct sim_kv *kv)
 {
     ASSERT(snap->index <= d->durable.last); /* only what is applied, so durable, is snapshotted */
+    uint32_t slot = d->n_old++ % SIM_OLD_SNAPS;
+    d->old_snap[slot] = d->durable.snap;
+    d->old_kv[slot] = d->durable.snap_kv;
     view_snapshot(&d->durable, snap, kv);
     view_snapshot(&d->written, snap, kv);
 }
@@ -149,4 +153,19 @@ const struct sim_stored_entry *sim_disk_entry(const struct sim_disk_view *v, raf
     if (index <= v->snap.index || index > v->last)
         return NULL;
     return &v->log[index];
+}
+
+bool sim_disk_find_snapshot(const struct sim_disk *d, raft_index index, struct sim_kv *kv)
+{
+    if (d->durable.snap.index == index) {
+        *kv = d->durable.snap_kv;
+        return true;
+    }
+    uint32_t n = d->n_old < SIM_OLD_SNAPS ? d->n_old : SIM_OLD_SNAPS;
+    for (uint32_t i = 0; i < n; i++)
+        if (d->old_snap[i].index == index) {
+            *kv = d->old_kv[i];
+            return true;
+        }
+    return false;
 }

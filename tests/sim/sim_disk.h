@@ -16,6 +16,7 @@
 
 #define SIM_LOG_MAX   8192 /* log indexes a run may reach */
 #define SIM_QUEUE_MAX 4096 /* unsynced records */
+#define SIM_OLD_SNAPS 4    /* older snapshots kept (etcd --max-snapshots) */
 
 struct sim_stored_entry {
     raft_term term;
@@ -51,6 +52,11 @@ struct sim_disk {
     struct sim_record queue[SIM_QUEUE_MAX];
     uint32_t n_queue;
     uint32_t sync_mark; /* records the running sync covers; 0: none runs */
+    /* The member's own snapshots before the latest: a MsgSnap queued before a newer snapshot
+     * still names the one it was queued with. */
+    struct raft_snapshot_meta old_snap[SIM_OLD_SNAPS];
+    struct sim_kv old_kv[SIM_OLD_SNAPS];
+    uint32_t n_old;
 };
 
 /* A fresh disk holding a new cluster's start: a snapshot at index 0 naming conf. */
@@ -72,6 +78,9 @@ void sim_disk_crash(struct sim_disk *d, uint32_t keep);
 /* The member's own snapshot: durable at once; the log before it is released. */
 void sim_disk_save_snapshot(struct sim_disk *d, const struct raft_snapshot_meta *snap,
                             const struct sim_kv *kv);
+/* The state machine of the durable snapshot at index (the latest or a kept older one); false
+ * when the disk holds none at that index. */
+bool sim_disk_find_snapshot(const struct sim_disk *d, raft_index index, struct sim_kv *kv);
 /* The stored entry at index in view v, or NULL when v does not hold it. */
 const struct sim_stored_entry *sim_disk_entry(const struct sim_disk_view *v, raft_index index);
 

@@ -97,6 +97,26 @@ static bool start(struct sim *s, struct sim_fault *f)
     }
 }
 
+/* Faults hit the leader (of the highest term) half the time: that is where raft is subtle. */
+static uint32_t victim(struct sim *s)
+{
+    uint32_t pick = (uint32_t)sim_rng_below(&s->rng, s->n_members);
+    if (sim_rng_chance(&s->rng, 500))
+        return pick;
+    raft_term best = 0;
+    for (uint32_t k = 0; k < s->n_members; k++) {
+        struct raft_status st;
+        if (!s->members[k].up)
+            continue;
+        raft_status(s->members[k].r, &st);
+        if (st.state == RAFT_LEADER && st.hard_state.term >= best) {
+            best = st.hard_state.term;
+            pick = k;
+        }
+    }
+    return pick;
+}
+
 void sim_fault_inject(struct sim *s)
 {
     if (!s->faults_on)
@@ -105,7 +125,7 @@ void sim_fault_inject(struct sim *s)
     struct sim_fault *f = free_slot(s, &slot);
     if (f != NULL) {
         *f = (struct sim_fault){.kind = (uint8_t)sim_rng_below(&s->rng, FAULT_KINDS),
-                                .member = (uint32_t)sim_rng_below(&s->rng, s->n_members)};
+                                .member = victim(s)};
         sim_trace(s, "fault %s on member %u", fault_names[f->kind], f->member + 1);
         f->active = start(s, f);
         if (f->active)

@@ -27,10 +27,11 @@
 
 #include "ringd_assert.h"
 
-#define FAULT_PHASE_MIN_US SIM_MS(3000)
-#define FAULT_PHASE_MAX_US SIM_MS(7000)
+#define FAULT_PHASE_MIN_US SIM_MS(4000)
+#define FAULT_PHASE_MAX_US SIM_MS(12000)
 #define QUIET_PHASE_MAX_US SIM_MS(40000) /* to converge after the faults end */
-#define OPS_PER_RUN        160
+#define OPS_PER_RUN        400
+#define STEPS_PER_RUN_MAX  1000000 /* runs take a few thousand; more is a message storm */
 
 static struct sim world; /* large: static, reused run after run */
 static const char *program = "ringd_sim";
@@ -166,7 +167,8 @@ static bool step(struct sim *s)
     struct sim_event e;
     if (!sim_sched_pop(&s->sched, &e))
         return false;
-    s->step++;
+    if (++s->step > STEPS_PER_RUN_MAX)
+        sim_fail(s, "more than %u steps: a message storm?", STEPS_PER_RUN_MAX);
     uint64_t h = e.at ^ (uint64_t)e.kind << 56 ^ (uint64_t)e.a << 40 ^ e.b;
     s->fingerprint = (s->fingerprint ^ h) * 0x100000001b3ull;
     dispatch(s, &e);
@@ -213,7 +215,7 @@ static void setup(struct sim *s, uint64_t seed, bool trace)
     sim_sched_init(&s->sched, s->events, SIM_EVENTS_MAX);
     s->n_members = members_for(seed);
     s->n_keys = (uint32_t)sim_rng_range(&s->rng, 3, SIM_KEYS_MAX);
-    s->n_clients = (uint32_t)sim_rng_range(&s->rng, 2, 4);
+    s->n_clients = (uint32_t)sim_rng_range(&s->rng, 2, 5);
     setup_network(s);
     sim_safety_reset(&s->safety);
     s->n_history = 0;

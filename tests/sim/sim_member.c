@@ -298,12 +298,10 @@ static void send_raft(struct sim *s, struct sim_member *m, const struct raft_msg
                            .raft = *msg,
                            .incarnation = m->incarnation};
     if (msg->type == RAFT_MSG_SNAP) {
-        /* The snapshot named is the one this member holds durable: stream its state. */
-        const struct sim_disk_view *d = &m->disk->durable;
-        if (msg->snapshot->index != d->snap.index)
-            sim_fail(s, "member %" PRIu64 " sends snapshot %" PRIu64 " but holds %" PRIu64, m->id,
-                     msg->snapshot->index, d->snap.index);
-        p.snap_kv = d->snap_kv;
+        /* The snapshot named is one this member holds durable: stream its state. */
+        if (!sim_disk_find_snapshot(m->disk, msg->snapshot->index, &p.snap_kv))
+            sim_fail(s, "member %" PRIu64 " sends snapshot %" PRIu64 " it does not hold", m->id,
+                     msg->snapshot->index);
         s->stats.snapshots_sent++;
     }
     sim_net_send(&s->net, &s->sched, &s->rng, &p);
