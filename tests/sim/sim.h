@@ -157,6 +157,8 @@ void sim_fault_heal(struct sim *s, uint32_t slot);
 void sim_fault_heal_all(struct sim *s);
 
 /* sim_check.c */
+/* Fails the run with the safety checker's reason unless ok. */
+void sim_require(struct sim *s, bool ok);
 /* The safety checks after a step (see sim_safety.h). */
 void sim_check_step(struct sim *s);
 /* True once the cluster has one leader every member follows with everything applied. */

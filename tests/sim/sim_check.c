@@ -9,7 +9,7 @@
 
 #define LINEAR_STEPS_MAX 2000000 /* per key; past it the history is "undecided" */
 
-static void check(struct sim *s, bool ok)
+void sim_require(struct sim *s, bool ok)
 {
     if (!ok)
         sim_fail(s, "%s", s->safety.why);
@@ -31,7 +31,7 @@ static void check_committed_prefix(struct sim *s, struct sim_member *m,
     for (raft_index i = m->checked_to + 1; i <= to; i++) {
         const struct sim_stored_entry *e = sim_disk_entry(w, i);
         if (e != NULL)
-            check(s, sim_safety_committed(&s->safety, m->id, i, e));
+            sim_require(s, sim_safety_committed(&s->safety, m->id, i, e));
     }
     if (to > m->checked_to)
         m->checked_to = to;
@@ -48,10 +48,10 @@ void sim_check_step(struct sim *s)
         struct raft_status st;
         raft_status(m->r, &st);
         if (st.state == RAFT_LEADER)
-            check(s, sim_safety_leader(&s->safety, st.hard_state.term, m->id));
+            sim_require(s, sim_safety_leader(&s->safety, st.hard_state.term, m->id));
         check_committed_prefix(s, m, &st);
     }
-    check(s, sim_safety_quorum_durable(&s->safety, durable, s->n_members));
+    sim_require(s, sim_safety_quorum_durable(&s->safety, durable, s->n_members));
 }
 
 bool sim_check_converged(struct sim *s)

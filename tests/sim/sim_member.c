@@ -14,12 +14,6 @@
 #include "ringd_assert.h"
 #include "ringd_error.h"
 
-static void check(struct sim *s, bool ok)
-{
-    if (!ok)
-        sim_fail(s, "%s", s->safety.why);
-}
-
 static struct raft_conf_state conf_of(uint32_t voters)
 {
     struct raft_conf_state c = {.n_voters = voters};
@@ -102,7 +96,7 @@ void sim_member_restart(struct sim *s, struct sim_member *m)
                  d->hs.vote, d->hs.commit);
     m->kv = d->snap_kv;
     m->applied = d->snap.index;
-    check(s, sim_safety_applied(&s->safety, m->id, m->applied, &m->kv));
+    sim_require(s, sim_safety_applied(&s->safety, m->id, m->applied, &m->kv));
     m->up = true;
     m->ready_out = m->syncing = false;
     memset(m->pending, 0, sizeof(m->pending));
@@ -291,7 +285,7 @@ void sim_member_tick(struct sim *s, struct sim_member *m)
 
 static void send_raft(struct sim *s, struct sim_member *m, const struct raft_msg *msg)
 {
-    check(s, sim_safety_outgoing(&s->safety, msg, &m->disk->durable));
+    sim_require(s, sim_safety_outgoing(&s->safety, msg, &m->disk->durable));
     struct sim_packet p = {.kind = SIM_PKT_RAFT,
                            .from = m->idx,
                            .to = (uint32_t)msg->to - 1,
@@ -326,7 +320,7 @@ static void install_snapshot(struct sim *s, struct sim_member *m, const struct r
                  m->id, index, m->applied);
     m->kv = *kv;
     m->applied = index;
-    check(s, sim_safety_applied(&s->safety, m->id, index, kv));
+    sim_require(s, sim_safety_applied(&s->safety, m->id, index, kv));
 }
 
 static void write_ready(struct sim *s, struct sim_member *m, const struct raft_ready *rd)
@@ -338,7 +332,7 @@ static void write_ready(struct sim *s, struct sim_member *m, const struct raft_r
      * may never rewrite. */
     for (uint32_t i = 0; i < rd->n_entries && rd->entries[i].index <= m->checked_to; i++) {
         struct sim_stored_entry se = sim_stored_entry_of(&rd->entries[i]);
-        check(s, sim_safety_written(&s->safety, m->id, rd->entries[i].index, &se));
+        sim_require(s, sim_safety_written(&s->safety, m->id, rd->entries[i].index, &se));
     }
     char why[160];
     if (!sim_disk_write(m->disk, rd, &snap_kv, why, sizeof(why)))
@@ -357,12 +351,12 @@ static void apply(struct sim *s, struct sim_member *m, const struct raft_ready *
             sim_fail(s, "member %" PRIu64 " is handed entry %" PRIu64 " to apply after %" PRIu64,
                      m->id, e->index, m->applied);
         struct sim_stored_entry se = sim_stored_entry_of(e);
-        check(s, sim_safety_committed(&s->safety, m->id, e->index, &se));
+        sim_require(s, sim_safety_committed(&s->safety, m->id, e->index, &se));
         struct sim_op op;
         bool is_op = sim_kv_decode(e->data, e->len, &op);
         uint32_t result = is_op ? sim_kv_apply(&m->kv, &op) : 0;
         m->applied = e->index;
-        check(s, sim_safety_applied(&s->safety, m->id, e->index, &m->kv));
+        sim_require(s, sim_safety_applied(&s->safety, m->id, e->index, &m->kv));
         answer_proposal(s, m, e->index, is_op ? &op : NULL, result);
     }
 }
