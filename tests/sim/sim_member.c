@@ -285,6 +285,12 @@ void sim_member_tick(struct sim *s, struct sim_member *m)
 
 static void send_raft(struct sim *s, struct sim_member *m, const struct raft_msg *msg)
 {
+    if (s->trace)
+        sim_trace(s,
+                  "member %" PRIu64 " sends %s to %" PRIu64 ": term %" PRIu64 " index %" PRIu64
+                  " log term %" PRIu64 " commit %" PRIu64 " entries %u reject %d",
+                  m->id, raft_msg_type_name(msg->type), msg->to, msg->term, msg->index,
+                  msg->log_term, msg->commit, msg->n_entries, msg->reject);
     sim_require(s, sim_safety_outgoing(&s->safety, msg, &m->disk->durable));
     struct sim_packet p = {.kind = SIM_PKT_RAFT,
                            .from = m->idx,
