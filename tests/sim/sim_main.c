@@ -38,10 +38,15 @@ static const char *program = "ringd_sim";
 
 /* ---- reporting ---------------------------------------------------------------------------- */
 
+/* The settings that change a seed's run come with it. */
 static void replay_hint(const struct sim *s)
 {
-    fprintf(stderr, "sim: replay with SIM_SEED=%" PRIu64 " %s (SIM_TRACE=1 prints every step)\n",
-            s->seed, program);
+    char members[32] = "";
+    if (getenv("SIM_MEMBERS") != NULL)
+        snprintf(members, sizeof(members), "SIM_MEMBERS=%s ", getenv("SIM_MEMBERS"));
+    fprintf(stderr,
+            "sim: replay with %s%sSIM_SEED=%" PRIu64 " %s (SIM_TRACE=1 prints every step)\n",
+            s->tear_readies ? "SIM_TEAR=1 " : "", members, s->seed, program);
 }
 
 _Noreturn void sim_fail(struct sim *s, const char *fmt, ...)
