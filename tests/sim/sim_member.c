@@ -5,7 +5,6 @@
  * do msgs_after_persist leave and raft_advance run. Every message and write is checked on the
  * way out (sim_safety). */
 #include "sim.h"
-#include "sim_member.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -13,6 +12,8 @@
 
 #include "ringd_assert.h"
 #include "ringd_error.h"
+
+#define DRIVE_READIES_MAX 4 /* Readies handled in one go before other events get a turn */
 
 static struct raft_conf_state conf_of(uint32_t voters)
 {
@@ -446,7 +447,7 @@ static void maybe_snapshot(struct sim *s, struct sim_member *m)
 void sim_member_drive(struct sim *s, struct sim_member *m)
 {
     ASSERT(m->up);
-    for (uint32_t i = 0; i < SIM_DRIVE_READIES_MAX; i++) {
+    for (uint32_t i = 0; i < DRIVE_READIES_MAX; i++) {
         if (m->ready_out)
             return;
         maybe_snapshot(s, m);
