@@ -60,8 +60,9 @@ struct sim_member {
     struct sim_stash stash[SIM_STASH_MAX];
     uint32_t n_stash;
     uint64_t read_context;
-    raft_index checked_to; /* its committed prefix, compared with the global log so far */
-    sim_us tick_us;        /* this member's clock drifts a little */
+    raft_index checked_to;   /* its committed prefix, compared with the global log so far */
+    raft_index ready_commit; /* the commit index its last Ready (or restart) had */
+    sim_us tick_us;          /* this member's clock drifts a little */
     bool slow_disk;
     uint32_t snapshot_every; /* applied entries between its own snapshots */
 };

@@ -97,6 +97,7 @@ void sim_member_restart(struct sim *s, struct sim_member *m)
                  d->hs.vote, d->hs.commit);
     m->kv = d->snap_kv;
     m->applied = d->snap.index;
+    m->ready_commit = d->hs.commit > d->snap.index ? d->hs.commit : d->snap.index;
     sim_require(s, sim_safety_applied(&s->safety, m->id, m->applied, &m->kv));
     m->up = true;
     m->ready_out = m->syncing = false;
@@ -350,6 +351,22 @@ static void write_ready(struct sim *s, struct sim_member *m, const struct raft_r
                  m->id, rd->hard_state.commit, w->last);
 }
 
+/* Raft's commit rule (paper 5.4.2): a leader moves its commit index by counting replicas only
+ * to an entry of its own term; earlier entries commit with it. */
+static void check_leader_commit(struct sim *s, struct sim_member *m, const struct raft_ready *rd)
+{
+    if (!rd->has_hard_state)
+        return;
+    raft_index commit = rd->hard_state.commit;
+    const struct sim_stored_entry *e = sim_disk_entry(&m->disk->written, commit);
+    if (rd->state == RAFT_LEADER && commit > m->ready_commit && e != NULL &&
+        e->term != rd->hard_state.term)
+        sim_fail(
+            s, "leader %" PRIu64 " of term %" PRIu64 " commits up to %" PRIu64 " of term %" PRIu64,
+            m->id, rd->hard_state.term, commit, e->term);
+    m->ready_commit = commit;
+}
+
 static void apply(struct sim *s, struct sim_member *m, const struct raft_ready *rd)
 {
     for (uint32_t i = 0; i < rd->n_committed; i++) {
@@ -391,6 +408,7 @@ static bool take_ready(struct sim *s, struct sim_member *m)
     if (rd->soft_state_changed && rd->state != RAFT_LEADER)
         drop_reads(s, m);
     write_ready(s, m, rd);
+    check_leader_commit(s, m, rd);
     for (uint32_t i = 0; i < rd->n_msgs_send_now; i++)
         send_raft(s, m, &rd->msgs_send_now[i]);
     apply(s, m, rd);
