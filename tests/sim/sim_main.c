@@ -91,29 +91,36 @@ static void on_abort(int sig)
 
 /* ---- one step ----------------------------------------------------------------------------- */
 
-static void report_snapshot(struct sim *s, const struct sim_packet *p, bool ok)
+/* The sender's transport tells raft what became of a snapshot it streamed, or of a stream that
+ * broke on a cut link (etcd ReportSnapshot, ReportUnreachable). */
+static void report(struct sim *s, const struct sim_packet *p, enum sim_net_fate fate)
 {
-    struct sim_member *leader = &s->members[p->from];
-    if (!leader->up || leader->incarnation != p->incarnation)
+    struct sim_member *from = &s->members[p->from];
+    bool snap = p->raft.type == RAFT_MSG_SNAP;
+    if (!from->up || from->incarnation != p->incarnation || (!snap && fate != SIM_NET_CUT))
         return;
-    raft_report_snapshot(leader->r, p->raft.to, ok);
-    sim_member_drive(s, leader);
+    if (snap)
+        raft_report_snapshot(from->r, p->raft.to, fate == SIM_NET_ARRIVED);
+    else
+        raft_report_unreachable(from->r, p->raft.to);
+    sim_member_drive(s, from);
 }
 
 static void deliver(struct sim *s, uint32_t slot)
 {
     struct sim_packet p;
-    bool arrived = sim_net_take(&s->net, &s->rng, slot, &p);
+    enum sim_net_fate fate = sim_net_take(&s->net, &s->rng, slot, &p);
     if (p.to >= s->n_members) {
-        if (arrived)
+        if (fate == SIM_NET_ARRIVED)
             sim_client_reply(s, &s->clients[p.to - s->n_members], &p);
     } else {
         struct sim_member *m = &s->members[p.to];
-        arrived = arrived && m->up;
-        if (arrived)
+        if (fate == SIM_NET_ARRIVED && !m->up)
+            fate = SIM_NET_CUT; /* nobody listens: the connection is refused */
+        if (fate == SIM_NET_ARRIVED)
             sim_member_receive(s, m, &p);
-        if (p.kind == SIM_PKT_RAFT && p.raft.type == RAFT_MSG_SNAP)
-            report_snapshot(s, &p, arrived);
+        if (p.kind == SIM_PKT_RAFT)
+            report(s, &p, fate);
     }
     sim_net_packet_free(&p);
 }

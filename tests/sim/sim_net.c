@@ -85,21 +85,23 @@ void sim_net_send(struct sim_net *net, struct sim_sched *sched, struct sim_rng *
     }
 }
 
-bool sim_net_take(struct sim_net *net, struct sim_rng *rng, uint32_t slot, struct sim_packet *out)
+enum sim_net_fate sim_net_take(struct sim_net *net, struct sim_rng *rng, uint32_t slot,
+                               struct sim_packet *out)
 {
     ASSERT(slot < SIM_NET_SLOTS && net->n_free < SIM_NET_SLOTS);
     *out = net->slots[slot];
     net->slots[slot].ents = NULL;
     net->free_slots[net->n_free++] = slot;
-    if (out->raft.entries != NULL)
-        out->raft.entries = out->ents; /* the copy moved with the struct */
     if (out->raft.snapshot != NULL)
-        out->raft.snapshot = &out->snap;
+        out->raft.snapshot = &out->snap; /* it pointed into the slot */
     bool members = out->from < net->n_members && out->to < net->n_members;
-    bool lost = (members && net->cut[out->from][out->to] > 0) ||
-                (out->kind == SIM_PKT_RAFT && sim_rng_chance(rng, net->cfg.drop_pm));
-    net->lost += lost;
-    return !lost;
+    enum sim_net_fate fate = SIM_NET_ARRIVED;
+    if (members && net->cut[out->from][out->to] > 0)
+        fate = SIM_NET_CUT;
+    else if (out->kind == SIM_PKT_RAFT && sim_rng_chance(rng, net->cfg.drop_pm))
+        fate = SIM_NET_DROPPED;
+    net->lost += fate != SIM_NET_ARRIVED;
+    return fate;
 }
 
 void sim_net_packet_free(struct sim_packet *p)

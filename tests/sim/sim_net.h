@@ -72,9 +72,16 @@ void sim_net_init(struct sim_net *net, uint32_t n_members, const struct sim_net_
  * SIM_EV_DELIVER event); may add a duplicate. */
 void sim_net_send(struct sim_net *net, struct sim_sched *sched, struct sim_rng *rng,
                   const struct sim_packet *p);
+enum sim_net_fate {
+    SIM_NET_ARRIVED,
+    SIM_NET_DROPPED, /* lost on the way, as a lossy link loses packets */
+    SIM_NET_CUT,     /* the link is cut: the sender's transport would see its stream fail */
+};
+
 /* Moves the packet of slot out of the network into *out (the caller frees it with
- * sim_net_packet_free). False when it is lost on the way (cut link or drop). */
-bool sim_net_take(struct sim_net *net, struct sim_rng *rng, uint32_t slot, struct sim_packet *out);
+ * sim_net_packet_free) and says whether it arrived. */
+enum sim_net_fate sim_net_take(struct sim_net *net, struct sim_rng *rng, uint32_t slot,
+                               struct sim_packet *out);
 void sim_net_packet_free(struct sim_packet *p);
 /* Frees every packet still in flight. */
 void sim_net_clear(struct sim_net *net);
