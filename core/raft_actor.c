@@ -564,6 +564,7 @@ static int raft_actor_open(struct raft_actor *ra)
         ra->members = *ra->snapshot_members;
     else
         members_init(&ra->members, &ra->view->ids);
+    raft_actor_conf_publish(ra);
     struct raft_snapshot_meta snap = {.index = ra->snapshot_index, .term = ra->snapshot_term};
     raft_actor_conf(ra, &snap.conf);
     int err = raft_restore_snapshot(ra->raft, &snap);

@@ -301,11 +301,18 @@ uint64_t raft_actor_conf_committed(struct raft_actor *ra, const struct raft_entr
         conf_transport(ra, cc.type, members_find(&ra->members, cc.id), cc.id);
         if (cc.type == RAFT_CONF_REMOVE && cc.id == ra->view->member_id)
             conf_removed_self(ra);
+        raft_actor_conf_publish(ra);
         log_info("applied a membership change", LOG_U64("index", e->index),
                  LOG_U64("member-id", cc.id), LOG_U64("type", cc.type));
     }
     protobuf_c_message_free_unpacked(&m->base, NULL);
     return id;
+}
+
+void raft_actor_conf_publish(struct raft_actor *ra)
+{
+    const struct member_info *self = members_find(&ra->members, ra->view->member_id);
+    cluster_view_set_is_learner(ra->view, self != NULL && self->is_learner);
 }
 
 static void conf_transfer_remove(struct raft_actor *ra, uint32_t i, int err)

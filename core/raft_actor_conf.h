@@ -33,6 +33,10 @@ bool raft_actor_conf_request(struct raft_actor *ra, uint16_t shard, struct kv_pr
  * the raft core and the transport change. Returns the entry's request id (0: none). */
 uint64_t raft_actor_conf_committed(struct raft_actor *ra, const struct raft_entry *e);
 
+/* Publishes whether this member is a learner (cluster view: the shards refuse what a learner
+ * does not serve), from the members table. */
+void raft_actor_conf_publish(struct raft_actor *ra);
+
 /* The leader changed: transfers to it are answered. */
 void raft_actor_conf_leader(struct raft_actor *ra);
 

@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster_view.h"
+#include "etcdserverpb/rpc.pb-c.h"
 #include "go_quote.h"
 #include "grpc_error.h"
 #include "grpc_session.h"
@@ -37,6 +39,7 @@
 #include "pool.h"
 #include "ringd_assert.h"
 #include "ringd_error.h"
+#include "shard.h"
 
 #define GRPC_DEADLINE_EXCEEDED_MESSAGE "context deadline exceeded"
 /* Bytes of one status message we build (a quoted :path is the longest part). */
@@ -556,6 +559,19 @@ static bool call_reads_more(const struct grpc_call *c)
     return !single || !c->got_message;
 }
 
+/* etcd's isRPCSupportedForLearner: a learner serves Status and serializable ranges only. */
+static bool call_learner_refuses(const struct grpc_call *c, const ProtobufCMessage *msg)
+{
+    const struct shard *s = c->s->shard;
+    if (s == NULL || s->common->view == NULL || !cluster_view_is_learner(s->common->view))
+        return false;
+    if (msg->descriptor == &etcdserverpb__status_request__descriptor)
+        return false;
+    if (msg->descriptor == &etcdserverpb__range_request__descriptor)
+        return !((const Etcdserverpb__RangeRequest *)msg)->serializable;
+    return true;
+}
+
 /* One complete request message: decode it and hand it to the handler. */
 static void call_deliver(struct grpc_call *c, const uint8_t *bytes, size_t len)
 {
@@ -588,6 +604,14 @@ static void call_deliver(struct grpc_call *c, const uint8_t *bytes, size_t len)
         char text[GRPC_STATUS_TEXT_BYTES];
         snprintf(text, sizeof text, "ringd: %s is not implemented yet", m->path);
         call_fail(c, GRPC_STATUS_UNIMPLEMENTED, text);
+        return;
+    }
+    if (call_learner_refuses(c, msg)) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        enum grpc_status status;
+        const char *text;
+        grpc_error_status(-RINGD_ENOT_SUPPORTED_FOR_LEARNER, &status, &text);
+        call_fail(c, status, text);
         return;
     }
     c->handler_owns = true;
