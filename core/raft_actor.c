@@ -111,6 +111,10 @@ static bool raft_actor_window_room(struct raft_actor *ra)
 static void raft_actor_propose(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p)
 {
     ASSERT(p->entry_len >= KV_ENTRY_HEADER_BYTES);
+    if (ra->stopping && (ra->members.count > 1 || ra->installing)) {
+        raft_actor_refuse(ra, shard, p, -RINGD_ESTOPPED); /* raft_actor_stop says why */
+        return;
+    }
     if (raft_actor_conf_request(ra, shard, p))
         return; /* membership and leadership transfer (raft_actor_conf.h) */
     raft_index index = 0;
@@ -274,6 +278,7 @@ static void raft_actor_advance(struct raft_actor *ra)
                  LOG_U64("snapshot-index", ra->ready.snapshot->index),
                  LOG_U64("snapshot-term", ra->ready.snapshot->term));
         atomic_store(&ra->restart_on_snapshot, true);
+        ra->ready_out = false; /* never advanced: the core is left as it is */
         runtime_stop(ra->actor->rt);
         return;
     }
@@ -780,6 +785,13 @@ static void raft_actor_stop(struct actor *a)
     raft_actor_conf_fail_all(ra, -RINGD_ESTOPPED);
     if (ra->transport.ops != NULL)
         ra->transport.ops->stop(ra->transport.t);
+    /* With the peers and the clock gone, a cluster's proposals can no longer commit (a single
+     * member's still do, from its own WAL): they end "server stopped", outcome unknown. */
+    if (ra->members.count > 1 || ra->installing) {
+        struct apply_route r;
+        while (proposal_routes_expire(&ra->routes, UINT64_MAX, ra->committed, &r))
+            raft_actor_refuse(ra, r.shard, r.proposal, -RINGD_ESTOPPED);
+    }
 }
 
 /* Leaves once every proposal is answered (the shards left only then), nothing is at the apply
