@@ -617,6 +617,7 @@ static int raft_actor_open(struct raft_actor *ra)
                   LOG_U64("snapshot-index", ra->snapshot_index));
         return err;
     }
+    ra->term = hs.term; /* the view's term never goes back, even across a restart in-process */
     log_info("opened the WAL", LOG_STR("wal-dir", ra->wal_dir), LOG_U64("entries", rec.entries),
              LOG_U64("last-index", rec.last_index), LOG_U64("term", hs.term),
              LOG_U64("commit", hs.commit), LOG_U64("snapshot-index", ra->snapshot_index));
