@@ -32,6 +32,7 @@
 #include "loop.h"
 #include "timer.h"
 #include "ringd_assert.h"
+#include "ringd_grow.h"
 #include "ringd_error.h"
 
 /* Fixed request headers (:method :scheme :path :authority content-type te user-agent
@@ -214,19 +215,7 @@ static int gc_buf_reserve(struct gc_buf *b, size_t need, size_t max)
         if (b->cap - b->len >= need)
             return 0;
     }
-    size_t want = b->len + need;
-    if (want > max)
-        return -EMSGSIZE;
-    size_t cap = b->cap > 0 ? b->cap : GC_BUFFER_INITIAL_BYTES;
-    while (cap < want) /* at most log2(max) doublings */
-        cap *= 2;
-    cap = gc_min(cap, max);
-    uint8_t *data = realloc(b->data, cap);
-    if (data == NULL)
-        return -ENOMEM;
-    b->data = data;
-    b->cap = cap;
-    return 0;
+    return ringd_grow(&b->data, &b->cap, b->len + need, GC_BUFFER_INITIAL_BYTES, max);
 }
 
 /* Empties a pooled call's buffer, keeping up to the retained capacity for the next call. */

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "peer_internal.h"
 #include "ringd_assert.h"
+#include "ringd_grow.h"
 #include "ringd_error.h"
 
 #define PEER_RECV_ROOM_MIN (16u << 10) /* free bytes a recv is given at least */
@@ -60,21 +61,8 @@ static struct io_uring_sqe *peer_t_sqe(struct peer_transport *t, struct io_compl
 /* Makes room for more bytes after b->len. Only for a buffer no request is using. */
 int peer_buf_reserve(struct peer_buf *b, size_t more, size_t max)
 {
-    if (b->len + more <= b->cap)
-        return 0;
-    if (b->len + more > max)
-        return -RINGD_EFULL;
-    size_t cap = b->cap > 0 ? b->cap : PEER_BUFFER_BYTES_MIN;
-    while (cap < b->len + more)
-        cap *= 2;
-    if (cap > max)
-        cap = max;
-    uint8_t *data = realloc(b->data, cap);
-    if (data == NULL)
-        return -ENOMEM;
-    b->data = data;
-    b->cap = cap;
-    return 0;
+    int err = ringd_grow(&b->data, &b->cap, b->len + more, PEER_BUFFER_BYTES_MIN, max);
+    return err == -EMSGSIZE ? -RINGD_EFULL : err;
 }
 
 static void peer_buf_free(struct peer_buf *b)

@@ -73,15 +73,7 @@ static int call_sync(struct grpc_client_conn *conn, const char *path,
                      const ProtobufCMessage *message, const ProtobufCMessageDescriptor *response,
                      struct grpc_client_reply *reply)
 {
-    const struct grpc_client_request req = {
-        .path = path, .message = message, .response = response, .timeout_ms = CALL_TIMEOUT_MS};
-    int rc = grpc_client_unary_sync(conn, &req, CALL_TIMEOUT_MS + 1000, reply);
-    if (rc != 0) {
-        reply->status = GRPC_STATUS_INTERNAL;
-        snprintf(reply->message, sizeof(reply->message), "grpc_client_unary_sync: %d", rc);
-        reply->response = NULL;
-    }
-    return reply->status == GRPC_STATUS_OK ? 0 : -1;
+    return test_unary_sync(conn, path, message, response, CALL_TIMEOUT_MS, reply);
 }
 
 /* The member's view of the leader (0: none), and its own id in *member_id. */

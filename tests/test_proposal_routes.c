@@ -14,17 +14,22 @@ static struct apply_route route(raft_index index, uint16_t shard)
     return (struct apply_route){.index = index, .shard = shard};
 }
 
+/* Adds the route of (index, shard) under id. */
+static void add(struct proposal_routes *t, uint64_t id, raft_index index, uint16_t shard,
+                uint64_t deadline_tick)
+{
+    struct apply_route r = route(index, shard);
+    proposal_routes_add(t, id, &r, deadline_tick);
+}
+
 static void test_take_by_id(void **state)
 {
     (void)state;
     struct proposal_routes t;
     assert_int_equal(proposal_routes_init(&t, 3), 0);
-    struct apply_route r = route(0, 1);
-    proposal_routes_add(&t, 7, &r, 100);
-    r = route(5, 2);
-    proposal_routes_add(&t, 9, &r, 100);
-    r = route(0, 3);
-    proposal_routes_add(&t, 8, &r, 100);
+    add(&t, 7, 0, 1, 100);
+    add(&t, 9, 5, 2, 100);
+    add(&t, 8, 0, 3, 100);
     assert_true(proposal_routes_full(&t));
     struct apply_route out;
     assert_false(proposal_routes_take(&t, 6, &out));
@@ -43,12 +48,9 @@ static void test_expire_oldest_first(void **state)
     (void)state;
     struct proposal_routes t;
     assert_int_equal(proposal_routes_init(&t, 4), 0);
-    struct apply_route r = route(0, 1);
-    proposal_routes_add(&t, 1, &r, 10);
-    r = route(0, 2);
-    proposal_routes_add(&t, 2, &r, 20);
-    r = route(12, 3);
-    proposal_routes_add(&t, 3, &r, 30);
+    add(&t, 1, 0, 1, 10);
+    add(&t, 2, 0, 2, 20);
+    add(&t, 3, 12, 3, 30);
     struct apply_route out;
     assert_false(proposal_routes_expire(&t, 9, 100, &out)); /* index 0: only the deadline */
     assert_true(proposal_routes_expire(&t, 10, 100, &out));
@@ -78,8 +80,7 @@ static void test_random_against_model(void **state)
         struct apply_route out;
         if (model[slot] == 0) {
             model[slot] = next++ << 20; /* low bits equal: the hash must spread them */
-            struct apply_route r = route(0, (uint16_t)slot);
-            proposal_routes_add(&t, model[slot], &r, UINT64_MAX);
+            add(&t, model[slot], 0, (uint16_t)slot, UINT64_MAX);
         } else {
             assert_true(proposal_routes_take(&t, model[slot], &out));
             assert_int_equal(out.shard, slot);

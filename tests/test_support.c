@@ -468,3 +468,18 @@ int test_candidate_spawn(struct test_server *s)
     const struct test_server_options options = {.args = args};
     return test_server_spawn(s, kind, &options);
 }
+
+int test_unary_sync(struct grpc_client_conn *conn, const char *path,
+                    const ProtobufCMessage *message, const ProtobufCMessageDescriptor *response,
+                    uint32_t timeout_ms, struct grpc_client_reply *reply)
+{
+    const struct grpc_client_request req = {
+        .path = path, .message = message, .response = response, .timeout_ms = timeout_ms};
+    int rc = grpc_client_unary_sync(conn, &req, timeout_ms + 1000, reply);
+    if (rc != 0) {
+        reply->status = GRPC_STATUS_INTERNAL;
+        snprintf(reply->message, sizeof(reply->message), "grpc_client_unary_sync: %d", rc);
+        reply->response = NULL;
+    }
+    return reply->status == GRPC_STATUS_OK ? 0 : -1;
+}

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "grpc_client.h"
+
 /* Monotonic time in nanoseconds. */
 uint64_t test_now_ns(void);
 
@@ -77,6 +79,13 @@ uint64_t test_env_number(const char *name, uint64_t fallback);
 
 /* Uniform enough in [0, n) for tests; n > 0. */
 uint32_t test_rng_below(struct test_rng *r, uint32_t n);
+
+/* One unary call that must answer OK: sends grpc-timeout timeout_ms and waits a second more.
+ * Returns 0 with reply filled (free it with grpc_client_reply_free), or -1 with the status and
+ * the reason in reply (a local failure: INTERNAL and the client's error). */
+int test_unary_sync(struct grpc_client_conn *conn, const char *path,
+                    const ProtobufCMessage *message, const ProtobufCMessageDescriptor *response,
+                    uint32_t timeout_ms, struct grpc_client_reply *reply);
 
 /* The ringd binary under test ($RINGD_BIN, set by ctest). */
 const char *test_ringd_bin(void);
