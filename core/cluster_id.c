@@ -364,8 +364,8 @@ static int url_resolve(const char *url, char *out, size_t out_bytes, char *err, 
 
 /* True if both sorted lists are equal, after resolving DNS names if they differ as text; else
  * false with etcd's reason in err. */
-static bool urls_equal(const char *const *a, const char *const *b, size_t count_a, size_t count_b,
-                       char *err, size_t err_bytes)
+bool cluster_urls_equal(const char *const *a, const char *const *b, size_t count_a, size_t count_b,
+                        char *err, size_t err_bytes)
 {
     struct text t = text_at(err, err_bytes);
     if (count_a != count_b) {
@@ -452,7 +452,7 @@ static int advertise_check(const struct config *cfg, const struct cluster_member
         ASSERT(i == 0 || strcmp(urls[i - 1], urls[i]) <= 0);
     }
     char eq_err[CONFIG_ERROR_BYTES_MAX];
-    if (urls_equal(apurls, urls, ap->count, m->peer_urls_count, eq_err, sizeof eq_err))
+    if (cluster_urls_equal(apurls, urls, ap->count, m->peer_urls_count, eq_err, sizeof eq_err))
         return 0;
     char prefix[CONFIG_NAME_BYTES_MAX + 1];
     snprintf(prefix, sizeof prefix, "%s=", m->name);
@@ -621,12 +621,7 @@ int cluster_ids_compute(const struct config *cfg, struct cluster_ids *out, char 
     rc = rc != 0 ? rc : duplicate_check(out, why, why_bytes);
     if (rc != 0)
         return rc;
-    if (!is_new) {
-        snprintf(why, why_bytes,
-                 "cannot fetch cluster info from peer urls: could not retrieve "
-                 "cluster information from the given URLs");
-        return -RINGD_EUNSUPPORTED;
-    }
+    out->join = !is_new;
     rc = ids_assign(out, cfg->initial_cluster_token, why, why_bytes);
     if (rc != 0)
         return rc;

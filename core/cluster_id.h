@@ -22,6 +22,7 @@
 /* One member of the initial cluster. */
 struct cluster_member {
     uint64_t id;
+    bool is_learner; /* only for a member that joined: the cluster's list had it so */
     char name[CONFIG_NAME_BYTES_MAX];
     uint32_t peer_urls_count; /* >= 1 */
     /* As config_urls_parse keeps them (scheme in lower case), sorted as strings. That is Go's
@@ -36,6 +37,10 @@ struct cluster_ids {
     uint64_t cluster_id;
     uint64_t member_id; /* ours: members[local].id */
     uint32_t local;     /* index of our member in members */
+    /* --initial-cluster-state existing: the member joins a running cluster and never
+     * bootstraps one. Until core/cluster_join gives them the cluster's, the ids are those the
+     * token would give (etcd's NewClusterFromURLsMap), good for nothing but the checks. */
+    bool join;
     uint32_t members_count;
     struct cluster_member members[CONFIG_CLUSTER_MEMBERS_MAX]; /* sorted by id, as etcd lists */
 };
@@ -55,11 +60,10 @@ struct cluster_ids {
  * address), both sides are resolved as etcd does (netutil.URLStringsEqual) with one blocking
  * getaddrinfo each, where etcd retries for up to 30 s. Start-up only.
  *
- * For --initial-cluster-state existing etcd fetches the ids from the running members over the
- * peer port, which ringd cannot do yet: after the same checks it fails with etcd's text for
- * unreachable peers.
+ * For --initial-cluster-state existing the member fetches the ids from the running members over
+ * the peer port (net/peer_join, core/cluster_join): after the same checks out->join is set.
  *
- * Returns 0 and fills out, or -RINGD_EINVAL_CONFIG (-RINGD_EUNSUPPORTED for state existing) with
+ * Returns 0 and fills out, or -RINGD_EINVAL_CONFIG with
  * the text etcd prints in why (NUL-terminated, cut to why_bytes). etcd 3.4 with --logger=zap
  * prints that text as the "error" field of two lines and exits with status 1:
  *   {"level":"warn",...,"msg":"failed to start etcd","error":"<why>"}
@@ -81,6 +85,11 @@ uint64_t cluster_member_id(const char *const *peer_urls, size_t count, const cha
 /* The cluster id of a cluster bootstrapped with these members (any order, at most
  * CONFIG_CLUSTER_MEMBERS_MAX). */
 uint64_t cluster_id_from_members(const uint64_t *member_ids, size_t count);
+
+/* etcd's netutil.URLStringsEqual on two sorted lists: true when equal as strings, or after
+ * resolving DNS names (blocking: start-up only); else false with etcd's reason in err. */
+bool cluster_urls_equal(const char *const *a, const char *const *b, size_t count_a, size_t count_b,
+                        char *err, size_t err_bytes);
 
 /* The member with this name, or NULL. */
 const struct cluster_member *cluster_ids_find_name(const struct cluster_ids *ids, const char *name);

@@ -15,7 +15,8 @@ void members_init(struct members *m, const struct cluster_ids *ids)
     for (uint32_t i = 0; i < ids->members_count; i++) {
         const struct cluster_member *src = &ids->members[i];
         struct member_info *dst = &m->items[i];
-        *dst = (struct member_info){.id = src->id, .n_peer_urls = src->peer_urls_count};
+        *dst = (struct member_info){
+            .id = src->id, .is_learner = src->is_learner, .n_peer_urls = src->peer_urls_count};
         for (uint32_t u = 0; u < src->peer_urls_count; u++)
             snprintf(dst->peer_urls[u], sizeof dst->peer_urls[u], "%s", src->peer_urls[u]);
     }

@@ -17,9 +17,12 @@
 #include <unistd.h>
 
 #include "cluster_id.h"
+#include "cluster_join.h"
 #include "cluster_view.h"
 #include "config.h"
 #include "log.h"
+#include "member_ids.h"
+#include "test_support.h"
 #include "ringd_error.h"
 
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -416,18 +419,102 @@ static void test_existing_state(void **state)
     (void)state;
     /* etcd --name a --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster
      *      a=http://127.0.0.1:2380,b=http://127.0.0.1:1 --initial-cluster-state existing. */
-    expect_error(ARGS("--name", "a", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
-                      "--initial-cluster", "a=http://127.0.0.1:2380,b=http://127.0.0.1:1",
-                      "--initial-cluster-state", "existing"),
-                 -RINGD_EUNSUPPORTED,
-                 "cannot fetch cluster info from peer urls: could not retrieve cluster "
-                 "information from the given URLs");
+    /* The checks pass; the ids are provisional until the running cluster gives its own
+     * (net/peer_join, core/cluster_join). */
+    assert_int_equal(
+        compute(ARGS("--name", "a", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+                     "--initial-cluster", "a=http://127.0.0.1:2380,b=http://127.0.0.1:1",
+                     "--initial-cluster-state", "existing")),
+        0);
+    assert_true(ids.join);
+    assert_int_equal(ids.members_count, 2);
     /* etcd checks no advertised URL when joining, but still the name and duplicates. */
     expect_error(ARGS("--name", "a", "--initial-advertise-peer-urls", "http://127.0.0.1:9",
                       "--initial-cluster", "b=http://127.0.0.1:1", "--initial-cluster-state",
                       "existing"),
                  -RINGD_EINVAL_CONFIG,
                  "couldn't find local name \"a\" in the initial cluster configuration");
+}
+
+/* A member list as a running cluster answers it: a (id 0x10, http://127.0.0.1:2380) and b. */
+static void join_existing(struct members *m, const char *b_url)
+{
+    *m = (struct members){.count = 2};
+    m->items[0] = (struct member_info){.id = 0x10, .n_peer_urls = 1, .n_client_urls = 1};
+    snprintf(m->items[0].name, sizeof m->items[0].name, "a");
+    snprintf(m->items[0].peer_urls[0], CONFIG_URL_BYTES_MAX, "http://127.0.0.1:2380");
+    snprintf(m->items[0].client_urls[0], CONFIG_URL_BYTES_MAX, "http://127.0.0.1:2379");
+    m->items[1] = (struct member_info){.id = 0x20, .is_learner = true, .n_peer_urls = 1};
+    snprintf(m->items[1].peer_urls[0], CONFIG_URL_BYTES_MAX, "%s", b_url);
+}
+
+static void test_join_assign(void **state)
+{
+    (void)state;
+    static struct members existing;
+    const char *const *args =
+        ARGS("--name", "b", "--initial-cluster", "a=http://127.0.0.1:2380,b=http://127.0.0.1:2390",
+             "--initial-cluster-state", "existing");
+    join_existing(&existing, "http://127.0.0.1:2390");
+    assert_int_equal(compute(args), 0);
+    assert_int_equal(cluster_join_assign(&ids, 0xabc, &existing, why, sizeof why), 0);
+    assert_int_equal(ids.cluster_id, 0xabc);
+    assert_int_equal(ids.member_id, 0x20);
+    assert_int_equal(ids.members[ids.local].id, 0x20);
+    assert_true(ids.members[ids.local].is_learner);
+    assert_int_equal(ids.members[0].id, 0x10);
+    /* etcd 3.4.23, joining a one-member cluster with two members in --initial-cluster. */
+    existing.count = 1;
+    assert_int_equal(compute(args), 0);
+    assert_int_equal(cluster_join_assign(&ids, 0xd1cfaf999eb97a2a, &existing, why, sizeof why),
+                     -RINGD_EINVAL_CONFIG);
+    assert_string_equal(why,
+                        "error validating peerURLs {ClusterID:d1cfaf999eb97a2a Members:[&{ID:10 "
+                        "RaftAttributes:{PeerURLs:[http://127.0.0.1:2380] IsLearner:false} "
+                        "Attributes:{Name:a ClientURLs:[http://127.0.0.1:2379]}}] "
+                        "RemovedMemberIDs:[]}: member count is unequal");
+    join_existing(&existing, "http://127.0.0.1:2391");
+    assert_int_equal(compute(args), 0);
+    assert_int_equal(cluster_join_assign(&ids, 0xabc, &existing, why, sizeof why),
+                     -RINGD_EINVAL_CONFIG);
+    assert_non_null(strstr(why, "}: PeerURLs: no match found for existing member (20, "
+                                "[http://127.0.0.1:2391]), last resolver error ("));
+}
+
+/* The ids file: what was saved loads back whole; a damaged one is refused. */
+static void test_member_ids_file(void **state)
+{
+    (void)state;
+    static struct cluster_ids back;
+    const char *dir = test_temp_dir("member-ids");
+    assert_int_equal(member_ids_load(dir, &back, why, sizeof why), 0);
+    assert_int_equal(
+        compute(ARGS("--name", "b", "--initial-advertise-peer-urls", "http://127.0.0.1:2390",
+                     "--initial-cluster", "a=http://127.0.0.1:2380,b=http://127.0.0.1:2390")),
+        0);
+    ids.members[0].is_learner = true;
+    assert_int_equal(member_ids_save(dir, &ids, why, sizeof why), 0);
+    assert_int_equal(member_ids_load(dir, &back, why, sizeof why), 1);
+    assert_int_equal(back.cluster_id, ids.cluster_id);
+    assert_int_equal(back.member_id, ids.member_id);
+    assert_int_equal(back.local, ids.local);
+    assert_false(back.join);
+    assert_int_equal(back.members_count, 2);
+    for (uint32_t i = 0; i < 2; i++) {
+        assert_int_equal(back.members[i].id, ids.members[i].id);
+        assert_int_equal(back.members[i].is_learner, ids.members[i].is_learner);
+        assert_string_equal(back.members[i].name, ids.members[i].name);
+        assert_string_equal(back.members[i].peer_urls[0], ids.members[i].peer_urls[0]);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, MEMBER_IDS_FILE);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, 20, SEEK_SET);
+    fputc(0x5a, f);
+    fclose(f);
+    assert_int_equal(member_ids_load(dir, &back, why, sizeof why), -RINGD_ECORRUPT);
+    test_remove_dir(dir);
 }
 
 /* The why text as the "error" field of etcd's log line: with --name $'n"\\\x01\xc3\xa9\xff'
@@ -536,6 +623,8 @@ int main(void)
         cmocka_unit_test(test_bootstrap_errors),
         cmocka_unit_test(test_advertise_errors),
         cmocka_unit_test(test_existing_state),
+        cmocka_unit_test(test_join_assign),
+        cmocka_unit_test(test_member_ids_file),
         cmocka_unit_test(test_error_log_line),
         cmocka_unit_test(test_why_cut),
         cmocka_unit_test(test_view),
