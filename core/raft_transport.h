@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "loop.h"
+#include "members.h"
 #include "raft.h"
 
 /* What the transport tells the raft actor. ctx is the raft actor's. */
@@ -30,6 +31,10 @@ struct raft_transport_events {
     void (*unreachable)(void *ctx, raft_id id);
     /* The snapshot streamed to id was received and installed (ok) or not. */
     void (*snapshot_sent)(void *ctx, raft_id id, bool ok);
+    /* The members as of the last committed entry (ids, names, peer and client URLs, learner
+     * flags), for a member joining the cluster (net/peer_join.h). Valid until the raft actor's
+     * next turn; NULL: the transport answers no join request. */
+    const struct members *(*members)(void *ctx);
 };
 
 struct raft_transport_ops {

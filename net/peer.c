@@ -387,12 +387,60 @@ static void peer_hello_ok(struct peer_conn *c)
     p->down_logged = false;
 }
 
+/* A member joining the cluster asks for it (net/peer_join.h): the cluster id and the members
+ * as the raft actor knows them, then the joiner closes. Nobody is known yet, so nothing is
+ * checked but the version: etcd's GET /members answers anyone reaching the peer port too. */
+static int peer_in_join(struct peer_conn *c, const uint8_t *payload, uint32_t len, const char **why)
+{
+    struct peer_transport *t = c->t;
+    uint32_t version = 0;
+    *why = peer_codec_decode_join_request(payload, len, &version) < 0 ? "bad join request"
+           : version != PEER_PROTOCOL_VERSION ? "unsupported protocol version"
+           : t->events.members == NULL        ? "no member list to give"
+                                              : NULL;
+    if (*why != NULL)
+        return -EPROTO;
+    struct peer_buf *b = &c->out[c->fill];
+    int err = peer_buf_reserve(b, PEER_JOIN_RESPONSE_BYTES_MAX, PEER_JOIN_RESPONSE_BYTES_MAX);
+    int64_t n =
+        err < 0 ? err
+                : peer_codec_encode_join_response(t->cluster_id, t->events.members(t->events.ctx),
+                                                  b->data + b->len, b->cap - b->len);
+    if (n < 0) {
+        *why = "no room for the join response";
+        return (int)n;
+    }
+    b->len += (size_t)n;
+    c->stream = PEER_STREAM_JOIN;
+    c->hello_in = true;
+    peer_conn_flush(c);
+    log_info("answered a join request with the member list", LOG_STR("local-member-id", t->name),
+             LOG_U64("bytes", (uint64_t)n));
+    return 0;
+}
+
+/* A Hello naming another cluster: a member whose data dir belongs to another cluster (or a
+ * --initial-cluster-token that differs) must not take part. Both ids are named, as etcd's
+ * "request cluster ID mismatch" line names them. */
+static void peer_log_cluster_mismatch(const struct peer_transport *t, const struct peer_hello *h)
+{
+    char local[17], remote[17], from[17];
+    cluster_id_format(local, sizeof local, t->cluster_id);
+    cluster_id_format(remote, sizeof remote, h->cluster_id);
+    cluster_id_format(from, sizeof from, h->from);
+    log_warn("request cluster ID mismatch", LOG_STR("local-member-id", t->name),
+             LOG_STR("local-member-cluster-id", local), LOG_STR("remote-peer-id", from),
+             LOG_STR("remote-peer-cluster-id", remote));
+}
+
 /* The first frame each way. An acceptor learns who dialed it and answers with its own. */
 static int peer_conn_hello(struct peer_conn *c, uint8_t type, const uint8_t *payload, uint32_t len,
                            const char **why)
 {
     struct peer_transport *t = c->t;
     struct peer_hello h;
+    if (type == PEER_FRAME_JOIN_REQUEST && c->role == PEER_ROLE_IN)
+        return peer_in_join(c, payload, len, why);
     if (type != PEER_FRAME_HELLO) {
         *why = "the first frame is not a hello";
         return -EPROTO;
@@ -413,6 +461,8 @@ static int peer_conn_hello(struct peer_conn *c, uint8_t type, const uint8_t *pay
     } else if (*why == NULL && h.from != c->peer->id) {
         *why = "hello from another member";
     }
+    if (*why != NULL && h.cluster_id != t->cluster_id)
+        peer_log_cluster_mismatch(t, &h);
     if (*why != NULL)
         return -EPROTO;
     if (c->role == PEER_ROLE_IN) {
@@ -466,6 +516,10 @@ static int peer_conn_frame(struct peer_conn *c, uint8_t type, const uint8_t *pay
     case PEER_ROLE_IN:
         if (c->stream == PEER_STREAM_MSGS)
             return peer_in_msg(c, type, payload, len, why);
+        if (c->stream == PEER_STREAM_JOIN) {
+            *why = "unexpected frame type"; /* the joiner sends one request */
+            return -EPROTO;
+        }
         return peer_snap_in_frame(c, type, payload, len, why);
     default:
         *why = "unexpected frame type"; /* the acceptor sends nothing after its Hello */
@@ -518,7 +572,7 @@ static void peer_recv_done(struct io_completion *io, int32_t res, uint32_t flags
         c->in.len += (size_t)res;
         peer_conn_parse(c);
     } else if (!c->closing) {
-        bool done = peer_snap_in_done(c);
+        bool done = peer_snap_in_done(c) || c->stream == PEER_STREAM_JOIN;
         peer_conn_close(c, done ? NULL : "closed by the remote peer", res);
     }
     peer_conn_unpin(c);
@@ -781,7 +835,7 @@ static int peer_resolve_tcp(const struct config_url *u, struct peer_addr *a)
 }
 
 /* One peer URL to a socket address; why says what is wrong with it. */
-static int peer_resolve(const char *text, struct peer_addr *a, char *why, size_t why_bytes)
+int peer_addr_resolve(const char *text, struct peer_addr *a, char *why, size_t why_bytes)
 {
     static _Thread_local struct config_urls urls; /* 12 KiB: not on the stack */
     int err = config_urls_parse(&urls, text, why, why_bytes);
@@ -824,7 +878,7 @@ static int peer_set_addrs(struct peer *p, const char *const *urls, uint32_t n, c
     }
     struct peer_addr addrs[CLUSTER_PEER_URLS_MAX];
     for (uint32_t i = 0; i < n; i++) {
-        int err = peer_resolve(urls[i], &addrs[i], why, why_bytes);
+        int err = peer_addr_resolve(urls[i], &addrs[i], why, why_bytes);
         if (err < 0)
             return err;
     }

@@ -587,3 +587,64 @@ int peer_codec_frame_head(const uint8_t *buf, size_t len, uint32_t max_bytes, ui
     *payload_bytes = n;
     return 1;
 }
+
+/* ---- Joining ------------------------------------------------------------------------------- */
+
+size_t peer_codec_encode_join_request(uint32_t version, uint8_t *out)
+{
+    const uint64_t vals[] = {version};
+    return peer_encode_varints(PEER_FRAME_JOIN_REQUEST, vals, 1, out);
+}
+
+int peer_codec_decode_join_request(const uint8_t *payload, size_t len, uint32_t *version)
+{
+    uint64_t v;
+    int err = peer_decode_varints(payload, len, &v, 1);
+    if (err == 0 && v > UINT32_MAX)
+        err = -EINVAL;
+    *version = err == 0 ? (uint32_t)v : 0;
+    return err;
+}
+
+int64_t peer_codec_encode_join_response(uint64_t cluster_id, const struct members *m, uint8_t *out,
+                                        size_t cap)
+{
+    ASSERT(cap >= PEER_JOIN_RESPONSE_BYTES_MAX && m->count <= RAFT_MEMBERS_MAX);
+    struct peer_pbw w = {.p = out + PEER_FRAME_HEAD_BYTES};
+    pbw_u64(&w, 1, cluster_id);
+    for (uint32_t i = 0; i < m->count; i++) {
+        uint8_t packed[MEMBERS_PACKED_BYTES_MAX];
+        uint32_t n = members_pack_member(&m->items[i], packed, sizeof packed);
+        if (n == 0)
+            return -EMSGSIZE;
+        pbw_key(&w, 2, PEER_WIRE_BYTES);
+        pbw_varint(&w, n);
+        pbw_raw(&w, packed, n);
+    }
+    peer_codec_put_head(out, PEER_FRAME_JOIN_RESPONSE, (uint32_t)w.n);
+    return (int64_t)(PEER_FRAME_HEAD_BYTES + w.n);
+}
+
+int peer_codec_decode_join_response(const uint8_t *payload, size_t len, uint64_t *cluster_id,
+                                    struct members *out)
+{
+    struct peer_pbr r = {.p = payload, .end = len};
+    struct peer_field f;
+    int more;
+    out->count = 0;
+    *cluster_id = 0;
+    while ((more = pbr_next(&r, &f)) > 0) {
+        if (f.num > 2)
+            continue;
+        if (pbr_want(&f, f.num == 1 ? PEER_WIRE_VARINT : PEER_WIRE_BYTES) < 0)
+            return -EINVAL;
+        if (f.num == 1) {
+            *cluster_id = f.v;
+            continue;
+        }
+        int err = members_load_member(out, f.data, (uint32_t)f.len);
+        if (err < 0)
+            return err == -ENOSPC ? -EMSGSIZE : -EINVAL;
+    }
+    return more < 0 || *cluster_id == 0 || out->count == 0 ? -EINVAL : 0;
+}

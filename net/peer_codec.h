@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "members.h"
 #include "raft.h"
 #include "ringd_limits.h"
 
@@ -30,12 +31,17 @@ enum peer_frame_type {
     PEER_FRAME_SNAP_CHUNK = 4, /* the file's next bytes, raw */
     PEER_FRAME_SNAP_END = 5,   /* SnapshotEnd */
     PEER_FRAME_SNAP_ACK = 6,   /* SnapshotAck */
+    /* A member joining a running cluster asks any member for it: JoinRequest instead of a
+     * Hello as the first frame of a connection, answered by one JoinResponse. */
+    PEER_FRAME_JOIN_REQUEST = 7,
+    PEER_FRAME_JOIN_RESPONSE = 8,
 };
 
 /* What a connection carries, said in its Hello. */
 enum peer_stream {
     PEER_STREAM_MSGS = 1, /* raft messages, one way: from the dialer to the acceptor */
     PEER_STREAM_SNAP = 2, /* one snapshot, then its acknowledgement back */
+    PEER_STREAM_JOIN = 3, /* never in a Hello: a JoinRequest opened it, one JoinResponse back */
 };
 
 struct peer_hello {
@@ -94,5 +100,21 @@ size_t peer_codec_encode_snap_end(uint64_t size, uint32_t crc, uint8_t *out);
 int peer_codec_decode_snap_end(const uint8_t *payload, size_t len, uint64_t *size, uint32_t *crc);
 size_t peer_codec_encode_snap_ack(bool ok, uint8_t *out);
 int peer_codec_decode_snap_ack(const uint8_t *payload, size_t len, bool *ok);
+
+/* JOIN_REQUEST (the protocol version): room for PEER_SMALL_FRAME_BYTES_MAX. */
+size_t peer_codec_encode_join_request(uint32_t version, uint8_t *out);
+int peer_codec_decode_join_request(const uint8_t *payload, size_t len, uint32_t *version);
+
+/* JOIN_RESPONSE: the cluster id and every member (etcdserverpb.Member: id, name, peer and
+ * client URLs, learner). The largest frame, then the writer: returns the bytes written, or
+ * -EMSGSIZE when a member does not pack. */
+#define PEER_JOIN_RESPONSE_BYTES_MAX \
+    (PEER_FRAME_HEAD_BYTES + 11 + RAFT_MEMBERS_MAX * (MEMBERS_PACKED_BYTES_MAX + 6))
+int64_t peer_codec_encode_join_response(uint64_t cluster_id, const struct members *m, uint8_t *out,
+                                        size_t cap);
+/* Fills out (emptied first) in id order. Returns 0, -EINVAL for bytes that do not decode or a
+ * member over the bounds or twice, -EMSGSIZE past RAFT_MEMBERS_MAX. */
+int peer_codec_decode_join_response(const uint8_t *payload, size_t len, uint64_t *cluster_id,
+                                    struct members *out);
 
 #endif

@@ -172,6 +172,10 @@ void peer_conn_resume(struct peer_conn *c);
 /* Releases a closing connection once nothing is in flight on it (from a completion). */
 void peer_conn_maybe_release(struct peer_conn *c);
 
+/* One peer URL ("http://host:port", "unix://path") to a socket address, resolving a host name
+ * (blocking); why says what is wrong with it. For peer.c and peer_join.c. */
+int peer_addr_resolve(const char *text, struct peer_addr *a, char *why, size_t why_bytes);
+
 /* peer_snap.c, for peer.c. */
 int peer_snap_send(struct peer *p, const struct raft_msg *m);
 /* The snapshot stream's connection sent a buffer: read the next chunk or end the stream. */
