@@ -15,14 +15,27 @@ _Static_assert(offsetof(struct cluster_view, raft_applied_index) -
 int cluster_view_init(struct cluster_view *v, const struct config *cfg, char *why, size_t why_bytes)
 {
     ASSERT(v != NULL && cfg != NULL && why != NULL);
+    static struct cluster_ids ids; /* large; main thread, start-up */
+    int rc = cluster_ids_compute(cfg, &ids, why, why_bytes);
+    if (rc == 0)
+        cluster_view_init_ids(v, &ids, cfg->name);
+    return rc;
+}
+
+void cluster_view_init_ids(struct cluster_view *v, const struct cluster_ids *ids, const char *name)
+{
+    ASSERT(v != NULL && ids != NULL && name != NULL);
     memset(v, 0, sizeof *v);
-    int rc = cluster_ids_compute(cfg, &v->ids, why, why_bytes);
-    if (rc != 0)
-        return rc;
+    v->ids = *ids;
     v->cluster_id = v->ids.cluster_id;
     v->member_id = v->ids.member_id;
-    snprintf(v->name, sizeof v->name, "%s", cfg->name);
+    snprintf(v->name, sizeof v->name, "%s", name);
     ASSERT(v->member_id != 0 && v->cluster_id != 0);
+    cluster_view_reset_progress(v);
+}
+
+void cluster_view_reset_progress(struct cluster_view *v)
+{
     /* No leader, nothing in the log yet: the raft and apply actors publish as they go. */
     atomic_init(&v->leader_id, 0);
     atomic_init(&v->raft_term, 0);
@@ -32,7 +45,7 @@ int cluster_view_init(struct cluster_view *v, const struct config *cfg, char *wh
     atomic_init(&v->revision, CLUSTER_VIEW_REVISION_EMPTY);
     atomic_init(&v->db_size_bytes, 0);
     atomic_init(&v->db_size_in_use_bytes, 0);
-    return 0;
+    atomic_init(&v->alarms_count, 0);
 }
 
 void cluster_view_header(const struct cluster_view *v, Etcdserverpb__ResponseHeader *h)

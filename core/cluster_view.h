@@ -63,6 +63,15 @@ struct cluster_view {
 int cluster_view_init(struct cluster_view *v, const struct config *cfg, char *why,
                       size_t why_bytes);
 
+/* The same from ids already computed (recorded in the data dir, or fetched when joining) and
+ * the member's --name. */
+void cluster_view_init_ids(struct cluster_view *v, const struct cluster_ids *ids, const char *name);
+
+/* Back to no progress (cluster_view_init's), for a server that starts again in the same process
+ * (on a snapshot from the leader): the new actors publish from their own start. Main thread,
+ * while no actor runs. */
+void cluster_view_reset_progress(struct cluster_view *v);
+
 /* Fills h as etcd's v3rpc header.fill does: cluster and member id, raft term, and the current
  * revision unless h->revision is already set (a reply that read at a revision keeps it). Any
  * thread. */

@@ -533,11 +533,22 @@ static uint32_t raft_actor_window(uint64_t snapshot_count, uint16_t shards)
     return w;
 }
 
+/* A member that joined a running cluster and has no snapshot yet: it knows no configuration
+ * (the raft core's joining mode) and waits for the leader's snapshot, which names the members;
+ * it installs it by restarting on it. */
+static bool raft_actor_joining(const struct raft_actor *ra)
+{
+    return ra->view->ids.join && ra->snapshot_index == 0;
+}
+
 /* One voter elects itself now and publishes its attributes (and, new, the version) at once.
  * Members of a larger cluster wait for an election timeout, fast-forwarded as etcd's
- * --initial-election-tick-advance does so the first election does not wait a whole timeout. */
+ * --initial-election-tick-advance does so the first election does not wait a whole timeout.
+ * A joining member does neither: it is no voter yet. */
 static void raft_actor_elect(struct raft_actor *ra)
 {
+    if (raft_actor_joining(ra))
+        return;
     if (ra->view->ids.members_count == 1) {
         int err = raft_campaign(ra->raft);
         ASSERT(err == 0); /* the only voter may campaign */
@@ -571,7 +582,8 @@ static int raft_actor_open(struct raft_actor *ra)
         members_init(&ra->members, &ra->view->ids);
     raft_actor_conf_publish(ra);
     struct raft_snapshot_meta snap = {.index = ra->snapshot_index, .term = ra->snapshot_term};
-    raft_actor_conf(ra, &snap.conf);
+    if (!raft_actor_joining(ra))
+        raft_actor_conf(ra, &snap.conf); /* joining: none (raft_actor_joining) */
     int err = raft_restore_snapshot(ra->raft, &snap);
     if (err < 0)
         return err;
@@ -599,7 +611,10 @@ static int raft_actor_open(struct raft_actor *ra)
         hs = (struct raft_hard_state){.term = rec.hard_state.term,
                                       .vote = rec.hard_state.vote,
                                       .commit = rec.hard_state.commit};
-    bool fresh = !rec.has_hard_state && rec.last_index == 0 && ra->snapshot_index == 0;
+    /* A member that joined never bootstraps: the cluster exists, and its log comes with the
+     * leader's snapshot. */
+    bool fresh = !rec.has_hard_state && rec.last_index == 0 && ra->snapshot_index == 0 &&
+                 !ra->view->ids.join;
     ra->fresh = fresh;
     ra->log_first = ra->snapshot_index;
     ra->log_last = rec.last_index > ra->snapshot_index ? rec.last_index : ra->snapshot_index;
@@ -672,6 +687,12 @@ static void raft_actor_snapshot_sent(void *ctx, raft_id id, bool ok)
     raft_actor_arm_turn(ra);
 }
 
+static const struct members *raft_actor_members(void *ctx)
+{
+    const struct raft_actor *ra = ctx;
+    return &ra->members;
+}
+
 /* Actor ops. */
 
 static int raft_actor_start(struct actor *a)
@@ -706,6 +727,7 @@ static int raft_actor_start(struct actor *a)
             .receive = raft_actor_receive_peer,
             .unreachable = raft_actor_unreachable,
             .snapshot_sent = raft_actor_snapshot_sent,
+            .members = raft_actor_members,
         };
         struct raft_transport_events ev = events;
         ev.ctx = ra;

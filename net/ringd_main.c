@@ -10,9 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster_join.h"
 #include "cluster_view.h"
 #include "config.h"
 #include "log.h"
+#include "member_ids.h"
+#include "peer_join.h"
 #include "ringd_assert.h"
 #include "server.h"
 
@@ -156,6 +159,60 @@ static void main_wal_options(struct wal_options *o)
     o->fault = main_wal_fault;
 }
 
+/* A start-up failure as etcd reports one: a warning, then a fatal line, exit 1. */
+static _Noreturn void main_discovery_failed(const char *why)
+{
+    log_warn("failed to start etcd", LOG_STR("error", why));
+    log_fatal("discovery failed", LOG_STR("error", why));
+}
+
+/* --initial-cluster-state existing: the running cluster's ids, asked of its members. */
+static void main_join(struct cluster_ids *ids)
+{
+    static struct members existing; /* large */
+    static char why[CONFIG_ERROR_BYTES_MAX * 4];
+    uint64_t cluster_id = 0;
+    if (peer_join_fetch(ids, PEER_JOIN_TIMEOUT_MS, &cluster_id, &existing, why, sizeof why) < 0 ||
+        cluster_join_assign(ids, cluster_id, &existing, why, sizeof why) < 0)
+        main_discovery_failed(why);
+}
+
+static void main_log_recorded(const struct cluster_ids *ids)
+{
+    char member[17], cluster[17];
+    cluster_id_format(member, sizeof member, ids->member_id);
+    cluster_id_format(cluster, sizeof cluster, ids->cluster_id);
+    log_info("found the member's ids in the data dir; ignoring --initial-cluster, "
+             "--initial-cluster-token and --initial-cluster-state",
+             LOG_STR("local-member-id", member), LOG_STR("cluster-id", cluster),
+             LOG_BOOL("joined", ids->join));
+}
+
+/* The member's ids: those its data dir recorded at its first start, else the bootstrap checks
+ * and ids of --initial-cluster (failing as etcd does), or, joining, the running cluster's;
+ * recorded before the WAL holds anything (core/member_ids.h). Then the data dir's layout. */
+static void main_ids(const struct config *cfg, struct cluster_view *view, char *wal_dir,
+                     size_t wal_dir_bytes, char *snap_dir, size_t snap_dir_bytes)
+{
+    static struct cluster_ids ids; /* large */
+    static char why[CONFIG_ERROR_BYTES_MAX];
+    char member[CONFIG_PATH_BYTES_MAX + 16];
+    snprintf(member, sizeof member, "%s/member", cfg->data_dir);
+    int loaded = member_ids_load(member, &ids, why, sizeof why);
+    if (loaded < 0)
+        main_discovery_failed(why);
+    if (loaded == 0 && cluster_ids_compute(cfg, &ids, why, sizeof why) != 0)
+        main_discovery_failed(why);
+    main_prepare_dirs(cfg, wal_dir, wal_dir_bytes, snap_dir, snap_dir_bytes);
+    if (loaded == 1)
+        main_log_recorded(&ids);
+    if (loaded == 0 && ids.join)
+        main_join(&ids);
+    if (loaded == 0 && member_ids_save(member, &ids, why, sizeof why) < 0)
+        main_discovery_failed(why);
+    cluster_view_init_ids(view, &ids, cfg->name);
+}
+
 int main(int argc, char **argv, char **envp)
 {
     static struct config cfg;
@@ -168,17 +225,10 @@ int main(int argc, char **argv, char **envp)
     main_raise_nofile();
     config_log(&cfg);
 
-    /* Bootstrap checks and ids, failing as etcd does: a warning, then a fatal line, exit 1. */
     static struct cluster_view view;
-    char why[CONFIG_ERROR_BYTES_MAX];
-    if (cluster_view_init(&view, &cfg, why, sizeof why) != 0) {
-        log_warn("failed to start etcd", LOG_STR("error", why));
-        log_fatal("discovery failed", LOG_STR("error", why));
-    }
-
     static char wal_dir[CONFIG_PATH_BYTES_MAX + 16];
     static char snap_dir[CONFIG_PATH_BYTES_MAX + 16];
-    main_prepare_dirs(&cfg, wal_dir, sizeof wal_dir, snap_dir, sizeof snap_dir);
+    main_ids(&cfg, &view, wal_dir, sizeof wal_dir, snap_dir, sizeof snap_dir);
 
     static struct server_options opt;
     opt.view = &view;
@@ -201,6 +251,6 @@ int main(int argc, char **argv, char **envp)
     main_grpc_limits(&cfg, &opt.grpc_limits);
     int rc;
     while ((rc = server_run(&opt)) == SERVER_RESTART)
-        continue; /* a snapshot from the leader: start again on it */
+        cluster_view_reset_progress(&view); /* a snapshot from the leader: start again on it */
     return rc;
 }

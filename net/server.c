@@ -177,26 +177,42 @@ static int server_load_snapshot(const struct server_options *opt, struct mvcc_st
 
 /* A cluster's peer transport on the raft actor's loop (core/raft_transport.h); a single
  * member has no peer to talk to and runs without one. */
+/* The members the transport starts with: the loaded snapshot's (members added or removed since
+ * the bootstrap), else the ids' (the bootstrap members, or the list a joining member got);
+ * membership entries replayed after the snapshot change them through set_peer. */
+static uint32_t server_peers(const struct cluster_view *v, const struct members *snap,
+                             struct peer_member *peers)
+{
+    static const char *urls[RAFT_MEMBERS_MAX][CLUSTER_PEER_URLS_MAX];
+    bool from_snap = snap != NULL && snap->count > 0;
+    uint32_t n = from_snap ? snap->count : v->ids.members_count;
+    ASSERT(n <= RAFT_MEMBERS_MAX);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct member_info *sm = from_snap ? &snap->items[i] : NULL;
+        const struct cluster_member *im = from_snap ? NULL : &v->ids.members[i];
+        uint32_t n_urls = from_snap ? sm->n_peer_urls : im->peer_urls_count;
+        for (uint32_t u = 0; u < n_urls; u++)
+            urls[i][u] = from_snap ? sm->peer_urls[u] : im->peer_urls[u];
+        peers[i] = (struct peer_member){
+            .id = from_snap ? sm->id : im->id, .n_urls = n_urls, .urls = urls[i]};
+    }
+    return n;
+}
+
 static int server_peer_transport(const struct server_options *opt, struct raft_actor *raft,
                                  struct peer_transport **out)
 {
     const struct cluster_ids *ids = &opt->view->ids;
     *out = NULL;
-    if (ids->members_count <= 1 || opt->config == NULL)
+    static struct peer_member peers[RAFT_MEMBERS_MAX];
+    uint32_t n = server_peers(opt->view, raft->snapshot_members, peers);
+    if (n <= 1 || opt->config == NULL)
         return 0;
-    static struct peer_member peers[CONFIG_CLUSTER_MEMBERS_MAX];
-    static const char *urls[CONFIG_CLUSTER_MEMBERS_MAX][CLUSTER_PEER_URLS_MAX];
-    for (uint32_t i = 0; i < ids->members_count; i++) {
-        const struct cluster_member *m = &ids->members[i];
-        for (uint32_t u = 0; u < m->peer_urls_count; u++)
-            urls[i][u] = m->peer_urls[u];
-        peers[i] = (struct peer_member){.id = m->id, .n_urls = m->peer_urls_count, .urls = urls[i]};
-    }
     struct peer_transport_config c = {.member_id = ids->member_id,
                                       .cluster_id = ids->cluster_id,
                                       .listen_urls = &opt->config->listen_peer_urls,
                                       .peers = peers,
-                                      .n_peers = ids->members_count,
+                                      .n_peers = n,
                                       .snap_dir = opt->snap_dir};
     char why[PEER_URL_ERROR_BYTES_MAX + 64];
     int err = peer_transport_create(&c, out, why, sizeof why);
