@@ -375,7 +375,10 @@ int raft_conf_change_decode(const struct raft_entry *e, struct raft_conf_change 
  * snapshot this member installed meanwhile is already in it and changes nothing (0). A member
  * does not campaign while committed conf changes wait to be applied (etcd). On restart, the
  * core itself re-applies the conf changes between the snapshot and the applied index it is
- * given (raft_restore_finish); later ones come out again as committed entries. */
+ * given (raft_restore_finish); later ones come out again as committed entries. A change the
+ * application refuses (its own checks, alike on every member) is applied with cc->id RAFT_NONE
+ * (etcd's NodeID = None): it changes nothing, but the next change may be proposed and members
+ * may campaign again. */
 int raft_apply_conf_change(struct raft *r, const struct raft_conf_change *cc,
                            struct raft_conf_state *out);
 

@@ -291,9 +291,10 @@ uint64_t raft_actor_conf_committed(struct raft_actor *ra, const struct raft_entr
     Etcdserverpb__Member *m = (Etcdserverpb__Member *)protobuf_c_message_unpack(
         &etcdserverpb__member__descriptor, NULL, len - RAFT_ACTOR_CONF_ID_BYTES,
         (const uint8_t *)context + RAFT_ACTOR_CONF_ID_BYTES);
-    if (m == NULL)
-        return id; /* the apply actor refuses it alike */
-    int err = members_apply_change(&ra->members, raft_actor_conf_members_type(cc.type), m);
+    /* Bytes that do not decode: the apply actor refuses them alike. */
+    int err = m == NULL
+                  ? -EINVAL
+                  : members_apply_change(&ra->members, raft_actor_conf_members_type(cc.type), m);
     if (err == 0) {
         struct raft_conf_state conf;
         err = raft_apply_conf_change(ra->raft, &cc, &conf);
@@ -304,8 +305,17 @@ uint64_t raft_actor_conf_committed(struct raft_actor *ra, const struct raft_entr
         raft_actor_conf_publish(ra);
         log_info("applied a membership change", LOG_U64("index", e->index),
                  LOG_U64("member-id", cc.id), LOG_U64("type", cc.type));
+    } else {
+        /* Refused (etcd sets NodeID None): the core still hears it is applied, or it would
+         * wait for it for good, taking no other change and never campaigning. */
+        struct raft_conf_change none = cc;
+        none.id = RAFT_NONE;
+        struct raft_conf_state conf;
+        err = raft_apply_conf_change(ra->raft, &none, &conf);
+        ASSERT(err == 0);
     }
-    protobuf_c_message_free_unpacked(&m->base, NULL);
+    if (m != NULL)
+        protobuf_c_message_free_unpacked(&m->base, NULL);
     return id;
 }
 

@@ -204,11 +204,15 @@ int raft_apply_conf_change(struct raft *r, const struct raft_conf_change *cc,
 {
     ASSERT(r->restored && cc->index != 0);
     /* cc comes from raft_conf_change_decode of an entry this member handed out. */
-    ASSERT(cc->type < RAFT_CONF_CHANGE_TYPES && cc->id != RAFT_NONE);
+    ASSERT(cc->type < RAFT_CONF_CHANGE_TYPES);
     if (cc->index > r->conf_index) {
         /* Only what this member handed out, once, in order. */
         ASSERT(cc->index <= r->conf_handed_index);
         r->conf_index = cc->index;
+        if (cc->id == RAFT_NONE) {
+            *out = r->tracker.conf; /* refused by the application: applied as a no-op */
+            return 0;
+        }
         struct raft_conf_state next;
         int rc = conf_next(&r->tracker.conf, cc, &next);
         if (rc == 0 && cc->type != RAFT_CONF_UPDATE)
