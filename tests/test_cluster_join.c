@@ -31,7 +31,7 @@ struct member {
     struct grpc_client_conn *conn;
     uint16_t client_port;
     uint16_t peer_port;
-    char name[8];
+    char name[16];
     char data_dir[320];
     uint64_t id;
     bool up;
@@ -229,7 +229,7 @@ static void member_init(struct member *m, const char *dir, uint32_t k)
     m->client_port = test_free_port();
     m->peer_port = test_free_port();
     snprintf(m->name, sizeof m->name, "n%u", k + 1);
-    snprintf(m->data_dir, sizeof m->data_dir, "%s/%s.data", dir, m->name);
+    snprintf(m->data_dir, sizeof m->data_dir, "%s/n%u.data", dir, k + 1);
 }
 
 static void cluster_start(struct cluster *c, const char *dir)

@@ -218,6 +218,43 @@ static void test_codec_small_frames(void **state)
     assert_msg_equal(&m, &decoded.msg);
 }
 
+/* JOIN_REQUEST and JOIN_RESPONSE: the member list comes back whole, in id order. */
+static void test_codec_join(void **state)
+{
+    (void)state;
+    uint8_t small[PEER_SMALL_FRAME_BYTES_MAX];
+    size_t n = peer_codec_encode_join_request(PEER_PROTOCOL_VERSION, small);
+    uint32_t version = 0;
+    assert_int_equal(small[4], PEER_FRAME_JOIN_REQUEST);
+    assert_int_equal(peer_codec_decode_join_request(small + PEER_FRAME_HEAD_BYTES,
+                                                    n - PEER_FRAME_HEAD_BYTES, &version),
+                     0);
+    assert_int_equal(version, PEER_PROTOCOL_VERSION);
+    static struct members m, back;
+    m = (struct members){.count = 2};
+    m.items[0] = (struct member_info){.id = 7, .n_peer_urls = 2, .n_client_urls = 1};
+    snprintf(m.items[0].name, sizeof m.items[0].name, "n1");
+    snprintf(m.items[0].peer_urls[0], CONFIG_URL_BYTES_MAX, "http://127.0.0.1:2380");
+    snprintf(m.items[0].peer_urls[1], CONFIG_URL_BYTES_MAX, "unix:///tmp/p");
+    snprintf(m.items[0].client_urls[0], CONFIG_URL_BYTES_MAX, "http://127.0.0.1:2379");
+    m.items[1] = (struct member_info){.id = UINT64_MAX, .is_learner = true, .n_peer_urls = 1};
+    snprintf(m.items[1].peer_urls[0], CONFIG_URL_BYTES_MAX, "http://127.0.0.1:2390");
+    static uint8_t big[PEER_JOIN_RESPONSE_BYTES_MAX];
+    int64_t len = peer_codec_encode_join_response(0xabcdef, &m, big, sizeof big);
+    assert_true(len > PEER_FRAME_HEAD_BYTES);
+    uint64_t cluster_id = 0;
+    assert_int_equal(peer_codec_decode_join_response(big + PEER_FRAME_HEAD_BYTES,
+                                                     (size_t)len - PEER_FRAME_HEAD_BYTES,
+                                                     &cluster_id, &back),
+                     0);
+    assert_int_equal(cluster_id, 0xabcdef);
+    assert_int_equal(back.count, 2);
+    assert_memory_equal(&back.items[0], &m.items[0], sizeof m.items[0]);
+    assert_memory_equal(&back.items[1], &m.items[1], sizeof m.items[1]);
+    /* No cluster id, or no member: not an answer. */
+    assert_int_equal(peer_codec_decode_join_response(big, 0, &cluster_id, &back), -EINVAL);
+}
+
 struct bad_case {
     const char *name;
     const uint8_t *bytes;
@@ -373,6 +410,10 @@ static void test_codec_fuzz(void **state)
         (void)peer_codec_decode_snap_begin(buf, len, &decoded, &size);
         (void)peer_codec_decode_snap_end(buf, len, &size, &crc);
         (void)peer_codec_decode_snap_ack(buf, len, &ok);
+        static struct members members;
+        (void)peer_codec_decode_join_request(buf, len, &crc);
+        if (peer_codec_decode_join_response(buf, len, &size, &members) == 0)
+            assert_true(members.count >= 1 && members.count <= RAFT_MEMBERS_MAX);
         if (peer_codec_frame_head(buf, len, PEER_FRAME_BYTES_MAX, &type, &plen) == 1)
             assert_true(plen <= PEER_FRAME_BYTES_MAX);
     }
@@ -1116,6 +1157,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec_round_trip),
         cmocka_unit_test(test_codec_small_frames),
+        cmocka_unit_test(test_codec_join),
         cmocka_unit_test(test_codec_malformed),
         cmocka_unit_test(test_codec_bounds),
         cmocka_unit_test(test_codec_truncated),
