@@ -251,8 +251,8 @@ static void member_init(struct member *m, const char *dir, int k)
     snprintf(m->data_dir, sizeof m->data_dir, "%s/n%d.data", dir, k + 1);
 }
 
-/* The bootstrap members, started and serving. */
-static void cluster_start(struct cluster *c, const char *dir)
+/* The bootstrap members, started with args (NULL: member_flags) and serving. */
+static void cluster_start(struct cluster *c, const char *dir, char *const *args)
 {
     *c = (struct cluster){.count = MEMBERS, .want_leader = -1};
     size_t used = 0;
@@ -266,7 +266,7 @@ static void cluster_start(struct cluster *c, const char *dir)
     const struct grpc_client_config cc = {0};
     assert_int_equal(grpc_client_create(&cc, &c->client), 0);
     for (int i = 0; i < MEMBERS; i++)
-        member_spawn(&c->m[i], c->initial, NULL);
+        member_spawn(&c->m[i], c->initial, args);
     for (int i = 0; i < MEMBERS; i++)
         member_ready(c, &c->m[i]);
 }
@@ -286,7 +286,7 @@ static void test_cluster_failover(void **state)
     (void)state;
     struct cluster *c = &the_cluster;
     const char *dir = test_temp_dir("cluster");
-    cluster_start(c, dir);
+    cluster_start(c, dir, NULL);
 
     int leader = cluster_wait_leader(c);
     check_member_list(c, &c->m[(leader + 1) % MEMBERS]);
@@ -525,7 +525,7 @@ static void test_cluster_join(void **state)
     (void)state;
     struct cluster *c = &the_cluster;
     const char *dir = test_temp_dir("cluster-join");
-    cluster_start(c, dir);
+    cluster_start(c, dir, NULL);
     char eps[256];
     snprintf(eps, sizeof eps, "%.64s,%.64s,%.64s", c->m[0].server.endpoint, c->m[1].server.endpoint,
              c->m[2].server.endpoint);
@@ -540,6 +540,120 @@ static void test_cluster_join(void **state)
         grpc_client_conn_close(c->m[i].conn);
         assert_int_equal(test_server_stop(&c->m[i].server), 0);
     }
+    grpc_client_destroy(c->client);
+    test_remove_dir(dir);
+}
+
+/* ---- A follower far behind, and --force-new-cluster ------------------------------------------ */
+
+/* Snapshots every 1,000 entries (once the log since the last holds half the store's bytes). */
+static char *const snapshot_flags[] = {
+    "--heartbeat-interval", "50", "--election-timeout", "500", "--snapshot-count", "1000", NULL};
+
+/* ringd-bench overwrites 50 keys (decimal names, outside the "k" range the checks read) with
+ * 1 KiB values total times through endpoints: the log grows much faster than the store. */
+static void overwrite_many(const char *endpoints, uint32_t total)
+{
+    const char *bench = getenv("RINGD_BENCH_BIN");
+    if (bench == NULL)
+        fail_msg("RINGD_BENCH_BIN must name the ringd-bench binary (ctest sets it)");
+    char total_text[16];
+    snprintf(total_text, sizeof total_text, "%u", total);
+    char *argv[] = {(char *)bench, "put",      "--endpoints",       (char *)endpoints,
+                    "--clients",   "20",       "--conns",           "4",
+                    "--total",     total_text, "--key-space-size",  "50",
+                    "--val-size",  "1024",     "--sequential-keys", "--no-progress",
+                    NULL};
+    struct test_proc p;
+    assert_int_equal(test_proc_start(&p, argv), 0);
+    assert_int_equal(test_proc_wait_exit(&p, 60000), 0);
+    test_proc_cleanup(&p);
+}
+
+static void test_cluster_snapshot_catch_up(void **state)
+{
+    (void)state;
+    struct cluster *c = &the_cluster;
+    const char *dir = test_temp_dir("cluster-snap");
+    cluster_start(c, dir, snapshot_flags);
+    int leader = cluster_wait_leader(c);
+    write_round(c, leader);
+
+    /* A follower stops; the others write far past what the leader's log keeps after its
+     * snapshots (RAFT_ACTOR_CATCH_UP_ENTRIES below each). */
+    struct member *behind = &c->m[(leader + 1) % MEMBERS];
+    struct member *other = &c->m[(leader + 2) % MEMBERS];
+    assert_int_equal(test_server_kill(&behind->server), 137);
+    grpc_client_conn_close(behind->conn);
+    behind->up = false;
+    char endpoints[160];
+    snprintf(endpoints, sizeof endpoints, "%s,%s", c->m[leader].server.endpoint,
+             other->server.endpoint);
+    overwrite_many(endpoints, 12000);
+    write_round(c, leader);
+
+    /* Back, it gets the leader's snapshot, starts again on it, and has everything. */
+    member_spawn(behind, c->initial, snapshot_flags);
+    if (!test_proc_wait_output(&behind->server.proc, "installed a snapshot from the leader",
+                               LEADER_WAIT_MS)) {
+        test_server_print_log_tail(&behind->server, 40);
+        fail_msg("%s did not install the leader's snapshot", behind->name);
+    }
+    member_ready(c, behind);
+    wait_caught_up(c, behind);
+    assert_true(member_has_all(c, behind, false));
+    cluster_stop(c);
+    test_remove_dir(dir);
+}
+
+/* MemberList through m has n members. */
+static void expect_members(struct member *m, size_t n)
+{
+    Etcdserverpb__MemberListRequest req = ETCDSERVERPB__MEMBER_LIST_REQUEST__INIT;
+    struct grpc_client_reply reply;
+    if (call_sync(m->conn, "/etcdserverpb.Cluster/MemberList", &req.base,
+                  &etcdserverpb__member_list_response__descriptor, &reply) != 0)
+        fail_msg("MemberList through %s: %d %s", m->name, reply.status, reply.message);
+    assert_int_equal(((const Etcdserverpb__MemberListResponse *)reply.response)->n_members, n);
+    grpc_client_reply_free(&reply);
+}
+
+static void test_cluster_force_new(void **state)
+{
+    (void)state;
+    struct cluster *c = &the_cluster;
+    const char *dir = test_temp_dir("cluster-force");
+    cluster_start(c, dir, NULL);
+    write_round(c, cluster_wait_leader(c));
+
+    /* Every member dies; one comes back alone on its data as a new one-member cluster. */
+    for (int i = 0; i < MEMBERS; i++) {
+        assert_int_equal(test_server_kill(&c->m[i].server), 137);
+        grpc_client_conn_close(c->m[i].conn);
+        c->m[i].conn = NULL;
+        c->m[i].up = false;
+    }
+    char *const force[] = {"--heartbeat-interval", "50", "--election-timeout", "500",
+                           "--force-new-cluster",  NULL};
+    struct member *survivor = &c->m[0];
+    member_spawn(survivor, c->initial, force);
+    member_ready(c, survivor);
+    assert_int_equal(cluster_wait_leader(c), 0);
+    expect_members(survivor, 1);
+    assert_true(member_has_all(c, survivor, false));
+    write_round(c, 0);
+    assert_true(member_has_all(c, survivor, false));
+
+    /* Started again without the flag, it stays a one-member cluster with every write. */
+    assert_int_equal(test_server_stop(&survivor->server), 0);
+    grpc_client_conn_close(survivor->conn);
+    member_spawn(survivor, c->initial, NULL);
+    member_ready(c, survivor);
+    expect_members(survivor, 1);
+    assert_true(member_has_all(c, survivor, false));
+    for (int i = 1; i < MEMBERS; i++)
+        test_server_stop(&c->m[i].server);
+    assert_int_equal(test_server_stop(&survivor->server), 0);
     grpc_client_destroy(c->client);
     test_remove_dir(dir);
 }
@@ -561,6 +675,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_cluster_failover, cluster_teardown),
         cmocka_unit_test_teardown(test_cluster_join, cluster_teardown),
+        cmocka_unit_test_teardown(test_cluster_snapshot_catch_up, cluster_teardown),
+        cmocka_unit_test_teardown(test_cluster_force_new, cluster_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
