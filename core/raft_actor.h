@@ -78,6 +78,10 @@ enum raft_actor_entry {
  * readIndexRetryTime), under a new context. */
 #define RAFT_ACTOR_READ_RETRY_NS 500000000ull
 
+/* A member that removed itself stops this many election timeouts later (etcd's
+ * stopWithDelay). */
+#define RAFT_ACTOR_REMOVED_STOP_ELECTIONS 3
+
 /* MoveLeader calls waiting for their transfer (core/raft_actor_conf.h). */
 #define RAFT_ACTOR_TRANSFERS_MAX 8
 
@@ -185,6 +189,7 @@ struct raft_actor {
     struct members members; /* as of the last entry committed (core/raft_actor_conf.h) */
     uint32_t transfers_count;
     struct raft_actor_transfer transfers[RAFT_ACTOR_TRANSFERS_MAX];
+    uint64_t removed_stop_tick; /* this member was removed: stop then (0: not removed) */
 };
 
 /* The actor ops; ctx is a struct raft_actor with the "before runtime_start" fields set. */

@@ -273,11 +273,14 @@ static void conf_transport(struct raft_actor *ra, uint8_t type, const struct mem
 }
 
 /* This member was removed: it stops, as etcd's does. */
+/* This member was removed: it stops after a few election timeouts (etcd's stopWithDelay),
+ * meanwhile still voting for the others, which may need its vote until they apply the change
+ * too. */
 static void conf_removed_self(struct raft_actor *ra)
 {
     log_warn("the member has been permanently removed from the cluster",
              LOG_U64("local-member-id", ra->view->member_id));
-    runtime_stop(ra->actor->rt);
+    ra->removed_stop_tick = ra->ticks + RAFT_ACTOR_REMOVED_STOP_ELECTIONS * ra->election_ticks;
 }
 
 uint64_t raft_actor_conf_committed(struct raft_actor *ra, const struct raft_entry *e)
@@ -346,6 +349,11 @@ void raft_actor_conf_leader(struct raft_actor *ra)
 
 void raft_actor_conf_tick(struct raft_actor *ra)
 {
+    if (ra->removed_stop_tick != 0 && ra->ticks >= ra->removed_stop_tick) {
+        ra->removed_stop_tick = 0;
+        log_info("stopping the removed member", LOG_U64("local-member-id", ra->view->member_id));
+        runtime_stop(ra->actor->rt);
+    }
     for (uint32_t i = 0; i < ra->transfers_count;) {
         if (ra->ticks >= ra->transfers[i].deadline_tick)
             conf_transfer_remove(ra, i, -RINGD_ETIMEOUT_LEADER_TRANSFER);

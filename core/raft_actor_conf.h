@@ -8,7 +8,7 @@
  * commits, the raft actor applies it to its own members table (core/members.h: the same checks
  * every member makes alike; a refused change changes nothing), then to the raft core and the
  * transport; the apply actor applies it to its table and answers the proposal with the member
- * list. A member that removed itself stops, as etcd's does.
+ * list. A member that removed itself stops a few election timeouts later, as etcd's does.
  *
  * MoveLeader runs on the leader only ("etcdserver: not leader" elsewhere): the transfer starts
  * and the call is answered once the target leads, or "leader transfer took too long" after the
