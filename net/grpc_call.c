@@ -559,17 +559,24 @@ static bool call_reads_more(const struct grpc_call *c)
     return !single || !c->got_message;
 }
 
-/* etcd's isRPCSupportedForLearner: a learner serves Status and serializable ranges only. */
-static bool call_learner_refuses(const struct grpc_call *c, const ProtobufCMessage *msg)
+/* etcd's interceptors, in their order: a learner serves Status and serializable ranges only
+ * (isRPCSupportedForLearner); a call with metadata "hasleader: true" (clientv3's
+ * WithRequireLeader) fails while this member knows no leader. Returns 0 or the error. */
+static int call_interceptor_refuses(const struct grpc_call *c, const ProtobufCMessage *msg)
 {
     const struct shard *s = c->s->shard;
-    if (s == NULL || s->common->view == NULL || !cluster_view_is_learner(s->common->view))
-        return false;
-    if (msg->descriptor == &etcdserverpb__status_request__descriptor)
-        return false;
-    if (msg->descriptor == &etcdserverpb__range_request__descriptor)
-        return !((const Etcdserverpb__RangeRequest *)msg)->serializable;
-    return true;
+    if (s == NULL || s->common->view == NULL)
+        return 0;
+    const struct cluster_view *v = s->common->view;
+    bool learner_ok = msg->descriptor == &etcdserverpb__status_request__descriptor ||
+                      (msg->descriptor == &etcdserverpb__range_request__descriptor &&
+                       ((const Etcdserverpb__RangeRequest *)msg)->serializable);
+    if (cluster_view_is_learner(v) && !learner_ok)
+        return -RINGD_ENOT_SUPPORTED_FOR_LEARNER;
+    const char *has_leader = grpc_call_metadata(c, "hasleader");
+    if (has_leader != NULL && strcmp(has_leader, "true") == 0 && cluster_view_leader_id(v) == 0)
+        return -RINGD_ENO_LEADER;
+    return 0;
 }
 
 /* One complete request message: decode it and hand it to the handler. */
@@ -606,11 +613,12 @@ static void call_deliver(struct grpc_call *c, const uint8_t *bytes, size_t len)
         call_fail(c, GRPC_STATUS_UNIMPLEMENTED, text);
         return;
     }
-    if (call_learner_refuses(c, msg)) {
+    int refused = call_interceptor_refuses(c, msg);
+    if (refused < 0) {
         protobuf_c_message_free_unpacked(msg, NULL);
         enum grpc_status status;
         const char *text;
-        grpc_error_status(-RINGD_ENOT_SUPPORTED_FOR_LEARNER, &status, &text);
+        grpc_error_status(refused, &status, &text);
         call_fail(c, status, text);
         return;
     }
