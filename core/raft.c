@@ -292,13 +292,48 @@ bool raft_promotable(struct raft *r)
     return raft_tracker_is_voter(&r->tracker, r->cfg.id);
 }
 
+/* The acknowledgements' invariant: a MsgAppResp queued for the next Ready that acknowledges
+ * index i is true of the log as it is now: the entries up to i are the ones it acknowledged,
+ * so they are durable when it leaves (after that Ready). When the log above keep changes (a
+ * newer leader's entries cut it, a snapshot replaced it), queued acknowledgements above keep
+ * would leave once the new log is durable and promise entries this member no longer holds, to
+ * a leader of an older term that may still be counting: they are dropped, as a lossy network
+ * drops messages (the leader probes again). The Ready already handed out keeps its own: they
+ * leave once its entries are durable, before any later write can replace them. etcd keeps
+ * them (its msgs list survives the cut), which is safe only as a late message is. */
+static void drop_acks_above(struct raft *r, raft_index keep)
+{
+    struct raft_outbox *o = r->pending;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < o->n_after; i++) {
+        const struct raft_msg *m = &o->after[i];
+        if (m->type == RAFT_MSG_APP_RESP && !m->reject && m->index > keep)
+            continue;
+        o->after[n++] = *m;
+    }
+    ASSERT(n <= o->n_after);
+    o->n_after = n;
+}
+
 void raft_truncate(struct raft *r, raft_index index)
 {
     ASSERT(r->state != RAFT_LEADER);
     raft_log_truncate(&r->log, index);
     if (r->ready_stable_to > index)
         r->ready_stable_to = index;
+    drop_acks_above(r, index);
     ASSERT(r->log.stable <= index);
+}
+
+void raft_reset_to_snapshot(struct raft *r, const struct raft_snapshot_meta *s)
+{
+    ASSERT(r->state == RAFT_FOLLOWER && s->index >= r->log.committed);
+    /* Committed entries are the same in every log: those stay true in the snapshot. */
+    drop_acks_above(r, r->log.committed);
+    raft_log_reset(&r->log, s->index, s->term);
+    if (r->ready_stable_to > s->index)
+        r->ready_stable_to = s->index;
+    ASSERT(r->log.last == s->index && r->log.committed == s->index);
 }
 
 /* ---- messages out ----------------------------------------------------------------------- */
@@ -837,4 +872,9 @@ void raft_check(const struct raft *r)
     ASSERT(r->lead_transferee == RAFT_NONE ||
            (r->state == RAFT_LEADER && raft_tracker_is_voter(&r->tracker, r->lead_transferee)));
     ASSERT(r->conf_handed_index <= l->committed && r->conf_index <= l->committed);
+    /* The acknowledgements' invariant (drop_acks_above), as far as it is cheap to see. */
+    for (uint32_t i = 0; i < r->pending->n_after; i++) {
+        const struct raft_msg *m = &r->pending->after[i];
+        ASSERT(m->type != RAFT_MSG_APP_RESP || m->reject || m->index <= l->last);
+    }
 }

@@ -429,11 +429,7 @@ static bool restore(struct raft *r, const struct raft_snapshot_meta *s)
         commit_to(r, s->index);
         return false;
     }
-    ASSERT(r->state == RAFT_FOLLOWER);
-    raft_log_reset(&r->log, s->index, s->term);
-    ASSERT(r->log.last == s->index && r->log.committed == s->index);
-    if (r->ready_stable_to > s->index)
-        r->ready_stable_to = s->index;
+    raft_reset_to_snapshot(r, s);
     r->install = *s;
     r->install_pending = true;
     raft_tracker_set_conf(&r->tracker, &s->conf, r->cfg.id, r->log.last, r->log.stable);

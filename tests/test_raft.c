@@ -408,6 +408,76 @@ static void test_restart_with_uncommitted_tail(void **state)
     member_free(&m);
 }
 
+/* ---- acknowledgements outlived by their entries ----------------------------------------- */
+
+/* Acknowledgements to leader `to` in rd's msgs_after_persist above index. */
+static uint32_t acks_above(const struct raft_ready *rd, raft_id to, raft_index index)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < rd->n_msgs_after_persist; i++) {
+        const struct raft_msg *m = &rd->msgs_after_persist[i];
+        n += m->type == RAFT_MSG_APP_RESP && !m->reject && m->to == to && m->index > index;
+    }
+    return n;
+}
+
+/* Follower 2 takes entries 1-2 of term 1 from leader 1 and hands them out in a Ready; while
+ * that Ready is being persisted, leader 1's retry queues another acknowledgement of 2. */
+static void ack_while_persisting(struct member *m, struct raft_ready *rd)
+{
+    member_init(m, 2, 3);
+    struct raft_entry ents[2] = {{.term = 1, .index = 1}, {.term = 1, .index = 2}};
+    struct raft_msg app = {
+        .type = RAFT_MSG_APP, .from = 1, .to = 2, .term = 1, .entries = ents, .n_entries = 2};
+    assert_int_equal(raft_step(m->r, &app), 0);
+    raft_ready(m->r, rd);
+    assert_int_equal(rd->n_entries, 2);
+    assert_int_equal(acks_above(rd, 1, 1), 1); /* true: it leaves once 1-2 are durable */
+    assert_int_equal(raft_step(m->r, &app), 0);
+}
+
+/* SIM_SEED=8306 of the simulator (before the fix): a newer leader's append cuts the log below
+ * a queued acknowledgement, which then left after the next Ready with the old term, telling
+ * leader 1 that 2 holds entries it no longer has. */
+static void test_cut_log_drops_queued_acks(void **state)
+{
+    (void)state;
+    struct member m;
+    struct raft_ready rd1, rd2;
+    ack_while_persisting(&m, &rd1);
+    struct raft_entry other = {.term = 2, .index = 1};
+    struct raft_msg app = {
+        .type = RAFT_MSG_APP, .from = 3, .to = 2, .term = 2, .entries = &other, .n_entries = 1};
+    assert_int_equal(raft_step(m.r, &app), 0); /* conflict at 1: the log is cut to 0 */
+    persist(&m, &rd1);
+    raft_advance(m.r, &rd1);
+    raft_ready(m.r, &rd2);
+    assert_int_equal(rd2.n_entries, 1);
+    assert_int_equal(rd2.entries[0].term, 2);
+    assert_int_equal(acks_above(&rd2, 1, 0), 0);
+    assert_int_equal(acks_above(&rd2, 3, 0), 1);
+    persist(&m, &rd2);
+    raft_advance(m.r, &rd2);
+    member_free(&m);
+
+    /* The same with a snapshot of a newer leader replacing the log: only what was committed
+     * (nothing here) stays acknowledged. */
+    ack_while_persisting(&m, &rd1);
+    struct raft_snapshot_meta snap = {.index = 3, .term = 2, .conf = conf_of(3)};
+    struct raft_msg msnap = {
+        .type = RAFT_MSG_SNAP, .from = 3, .to = 2, .term = 2, .snapshot = &snap};
+    assert_int_equal(raft_step(m.r, &msnap), 0);
+    persist(&m, &rd1);
+    raft_advance(m.r, &rd1);
+    raft_ready(m.r, &rd2);
+    assert_non_null(rd2.snapshot);
+    assert_int_equal(acks_above(&rd2, 1, 0), 0);
+    assert_int_equal(acks_above(&rd2, 3, 2), 1);
+    persist(&m, &rd2);
+    raft_advance(m.r, &rd2);
+    member_free(&m);
+}
+
 /* ---- errors and bounds ------------------------------------------------------------------ */
 
 static void test_propose_errors(void **state)
@@ -1405,6 +1475,7 @@ int main(void)
         cmocka_unit_test(test_durability_rule_between_ready_and_advance),
         cmocka_unit_test(test_restart_keeps_state_and_redelivers),
         cmocka_unit_test(test_restart_with_uncommitted_tail),
+        cmocka_unit_test(test_cut_log_drops_queued_acks),
         cmocka_unit_test(test_propose_errors),
         cmocka_unit_test(test_window_full_until_compacted),
         cmocka_unit_test(test_byte_ring_wraps),
