@@ -185,6 +185,32 @@ int raft_restore_entries(struct raft *r, const struct raft_entry *entries, uint3
     return 0;
 }
 
+/* The term and vote to restart with. A log whose last entry's term T passes the hard state's
+ * is a torn write: a Ready's entries reached the disk and its hard state, written after them,
+ * did not. That hard state's vote was never sent (a vote leaves only once durable), so any
+ * vote of term T is unknown to the cluster; entries of term T came from T's leader (or are
+ * this member's own as T's leader, which sent nothing of T before its term was durable). The
+ * member restarts as one that took T's entries without voting: term T, no vote. It can never
+ * give a vote in T to anyone but T's leader anyway: every other candidate of T has a log that
+ * ends in an earlier term, so ours is more up to date, and one leader per term holds. */
+static void restore_term(struct raft *r, const struct raft_hard_state *hs)
+{
+    raft_term last_term = raft_log_last_term(&r->log);
+    r->term = hs->term;
+    r->vote = hs->vote;
+    r->durable_term = hs->term;
+    if (last_term > hs->term) {
+        raft_event(r,
+                   "%" PRIx64 " restored a log of term %" PRIu64
+                   " with the hard state of term %" PRIu64 " (a torn write): term %" PRIu64
+                   ", no vote",
+                   r->cfg.id, last_term, hs->term, last_term);
+        r->term = last_term;
+        r->vote = RAFT_NONE;
+    }
+    ASSERT(r->term >= last_term && r->durable_term <= r->term);
+}
+
 int raft_restore_finish(struct raft *r, const struct raft_hard_state *hs, raft_index applied)
 {
     ASSERT(r->snapshot_restored && !r->restored);
@@ -192,17 +218,16 @@ int raft_restore_finish(struct raft *r, const struct raft_hard_state *hs, raft_i
     raft_index commit = hs->commit > l->snap_index ? hs->commit : l->snap_index;
     if (commit > l->last || applied < l->snap_index || applied > commit)
         return -RINGD_ECORRUPT;
-    if (hs->term < raft_log_last_term(l) || (hs->vote != RAFT_NONE && hs->term == 0))
+    if (hs->vote != RAFT_NONE && hs->term == 0)
         return -RINGD_ECORRUPT;
-    r->term = hs->term;
-    r->durable_term = hs->term;
-    r->vote = hs->vote;
+    restore_term(r, hs);
     l->committed = commit;
     l->applied = applied;
     raft_tracker_set_conf(&r->tracker, &r->snapshot.conf, r->cfg.id, l->last, l->stable);
     if (raft_conf_replay(r, applied) != 0)
         return -RINGD_ECORRUPT;
-    r->prev_hs = (struct raft_hard_state){.term = r->term, .vote = r->vote, .commit = commit};
+    /* As durable: a raised term differs, so the first Ready writes it. */
+    r->prev_hs = (struct raft_hard_state){.term = hs->term, .vote = hs->vote, .commit = commit};
     raft_become_follower(r, r->term, RAFT_NONE);
     r->prev_state = r->state;
     r->prev_leader = r->leader;
