@@ -25,7 +25,10 @@
 #define SIM_FAULTS_MAX  16          /* faults active at once */
 #define SIM_TICK_US     SIM_MS(100) /* etcd's default heartbeat interval: one raft tick */
 
-/* A client request a member works on: a proposal at index, or a read under context. */
+_Static_assert(SIM_CLIENTS_MAX <= SIM_KV_CLIENTS_MAX, "the state machine knows every client");
+
+/* A client request a member works on: a proposal at index (0: forwarded to the leader, known
+ * by its operation when it applies), or a read under context. */
 struct sim_pending {
     bool used;
     bool is_read;
@@ -104,7 +107,7 @@ struct sim {
     uint64_t seed;
     uint64_t step;
     bool trace;
-    bool tear_readies;    /* a crash may keep part of one Ready's records (SIM_TEAR=1) */
+    bool tear_readies;    /* a crash may keep part of one Ready's records (SIM_TEAR=0: not) */
     uint64_t fingerprint; /* a hash of every event: equal runs have equal fingerprints */
     struct sim_rng rng;
     struct sim_sched sched;

@@ -10,8 +10,9 @@
  *   SIM_SEEDS=n    run n seeds from SIM_FIRST_SEED (default 1); default 100 seeds
  *   SIM_MEMBERS=k  3 or 5 voters in every run (default: odd seeds 3, even seeds 5)
  *   SIM_TRACE=1    print every step's story on stdout
- *   SIM_TEAR=1     a crash may keep part of one Ready's writes (entries without the hard state
- *                  written after them), not only whole Readies
+ *   SIM_TEAR=0     a crash keeps whole Readies only (default: it may keep part of one Ready's
+ *                  writes, entries without the hard state written after them, as a torn WAL
+ *                  tail does)
  *
  * A failure prints "sim: seed N failed at step S: <why>" and the command that replays it. */
 #include "sim.h"
@@ -46,7 +47,7 @@ static void replay_hint(const struct sim *s)
         snprintf(members, sizeof(members), "SIM_MEMBERS=%s ", getenv("SIM_MEMBERS"));
     fprintf(stderr,
             "sim: replay with %s%sSIM_SEED=%" PRIu64 " %s (SIM_TRACE=1 prints every step)\n",
-            s->tear_readies ? "SIM_TEAR=1 " : "", members, s->seed, program);
+            s->tear_readies ? "" : "SIM_TEAR=0 ", members, s->seed, program);
 }
 
 _Noreturn void sim_fail(struct sim *s, const char *fmt, ...)
@@ -221,7 +222,7 @@ static void setup(struct sim *s, uint64_t seed, bool trace)
     s->seed = seed;
     s->step = 0;
     s->trace = trace;
-    s->tear_readies = getenv("SIM_TEAR") != NULL && strcmp(getenv("SIM_TEAR"), "1") == 0;
+    s->tear_readies = getenv("SIM_TEAR") == NULL || strcmp(getenv("SIM_TEAR"), "0") != 0;
     s->fingerprint = seed;
     sim_rng_seed(&s->rng, seed);
     sim_sched_init(&s->sched, s->events, SIM_EVENTS_MAX);

@@ -113,8 +113,9 @@ void sim_member_restart(struct sim *s, struct sim_member *m)
 void sim_member_crash(struct sim *s, struct sim_member *m)
 {
     ASSERT(m->up);
-    /* Unsynced writes: a prefix may have reached the platter, the rest is gone. Torn inside a
-     * Ready (SIM_TEAR=1) or between Readies: see the report of seed 371 in ARCHITECTURE.md. */
+    /* Unsynced writes: a prefix may have reached the platter, the rest is gone: torn inside a
+     * Ready (a WAL batch holds a Ready's entries, then its hard state), or with SIM_TEAR=0
+     * between Readies only. */
     uint32_t queued = m->disk->n_queue;
     uint32_t keep = (uint32_t)sim_rng_range(&s->rng, 0, queued);
     if (!s->tear_readies) {
@@ -164,17 +165,12 @@ static struct sim_pending *pending_slot(struct sim_member *m)
 
 static uint8_t refusal(int rc)
 {
-    return rc == -RINGD_ENOT_LEADER || rc == -RINGD_ENO_LEADER ? SIM_REPLY_NOT_LEADER
-                                                               : SIM_REPLY_BUSY;
+    return rc == -RINGD_ENO_LEADER ? SIM_REPLY_NOT_LEADER : SIM_REPLY_BUSY;
 }
 
-/* A request this member cannot take: it says who leads. Proposal and read-index forwarding
- * (RAFT_MSG_READ_INDEX, proposals to the leader) will slot in here once the core has them. */
-static void refuse(struct sim *s, struct sim_member *m, const struct sim_packet *p, int rc)
-{
-    reply(s, m, p->from, &p->op, p->attempt, refusal(rc), 0);
-}
-
+/* A member takes a request whoever leads: a follower or learner forwards proposals and reads to
+ * its leader (raft_propose, raft_read_index). It refuses (and says who leads) only when it
+ * knows no leader, or when the log or the leader is busy. */
 static void request(struct sim *s, struct sim_member *m, const struct sim_packet *p)
 {
     struct sim_pending q = {
@@ -184,17 +180,16 @@ static void request(struct sim *s, struct sim_member *m, const struct sim_packet
         q.is_read = true;
         q.context = ++m->read_context;
         rc = raft_read_index(m->r, q.context);
-        ASSERT(rc == 0 || rc == -RINGD_ENOT_LEADER || rc == -RINGD_ENO_LEADER ||
-               rc == -RINGD_EFULL);
+        ASSERT(rc == 0 || rc == -RINGD_ENO_LEADER || rc == -RINGD_EFULL);
     } else {
         uint8_t buf[SIM_ENTRY_DATA_MAX];
         uint32_t len = sim_kv_encode(&p->op, buf);
         rc = raft_propose(m->r, buf, len, &q.index);
-        ASSERT(rc == 0 || rc == -RINGD_ENOT_LEADER || rc == -RINGD_EFULL ||
+        ASSERT(rc == 0 || rc == -RINGD_ENO_LEADER || rc == -RINGD_EFULL ||
                rc == -RINGD_ELEADER_CHANGED);
     }
     if (rc != 0) {
-        refuse(s, m, p, rc);
+        reply(s, m, p->from, &p->op, p->attempt, refusal(rc), 0);
         return;
     }
     *pending_slot(m) = q;
@@ -239,19 +234,26 @@ static void read_states(struct sim *s, struct sim_member *m, const struct raft_r
     serve_reads(s, m);
 }
 
-/* The proposal at index (if this member holds one) learns its fate. */
-static void answer_proposal(struct sim *s, struct sim_member *m, raft_index index,
-                            const struct sim_op *applied_op, uint32_t result)
+/* The proposals this member holds learn their fate from the entry applied at index: op (NULL:
+ * not an operation) with result, or a duplicate (applied false). One proposed here at index is
+ * done or, if another entry holds the index, failed; one forwarded is done when its operation
+ * applies, wherever the leader put it. */
+static void answer_proposals(struct sim *s, struct sim_member *m, raft_index index,
+                             const struct sim_op *op, bool applied, uint32_t result)
 {
     for (uint32_t i = 0; i < SIM_PENDING_MAX; i++) {
         struct sim_pending *q = &m->pending[i];
-        if (!q->used || q->is_read || q->index != index)
+        if (!q->used || q->is_read)
             continue;
-        bool mine = applied_op != NULL && applied_op->client == q->op.client &&
-                    applied_op->seq == q->op.seq;
-        /* Another entry holds the index: this proposal was cut and can never commit. */
-        reply(s, m, q->client, &q->op, q->attempt, mine ? SIM_REPLY_OK : SIM_REPLY_FAILED, result);
+        bool mine = op != NULL && op->client == q->op.client && op->seq == q->op.seq;
+        if (q->index != index && !(q->index == 0 && mine))
+            continue;
         q->used = false;
+        /* A duplicate of an operation applied before has no result to give: the client times
+         * out, the outcome unknown. */
+        if (!mine || applied)
+            reply(s, m, q->client, &q->op, q->attempt, mine ? SIM_REPLY_OK : SIM_REPLY_FAILED,
+                  result);
     }
 }
 
@@ -378,10 +380,11 @@ static void apply(struct sim *s, struct sim_member *m, const struct raft_ready *
         sim_require(s, sim_safety_committed(&s->safety, m->id, e->index, &se));
         struct sim_op op;
         bool is_op = sim_kv_decode(e->data, e->len, &op);
-        uint32_t result = is_op ? sim_kv_apply(&m->kv, &op) : 0;
+        uint32_t result = 0;
+        bool applied = is_op && sim_kv_apply(&m->kv, &op, &result);
         m->applied = e->index;
         sim_require(s, sim_safety_applied(&s->safety, m->id, e->index, &m->kv));
-        answer_proposal(s, m, e->index, is_op ? &op : NULL, result);
+        answer_proposals(s, m, e->index, is_op ? &op : NULL, applied, result);
     }
 }
 
