@@ -478,6 +478,59 @@ static void test_cut_log_drops_queued_acks(void **state)
     member_free(&m);
 }
 
+/* A member joining takes a snapshot from before the change that adds it; when its leader's log
+ * is compacted past it before it gets that change, the next snapshot is from before it again
+ * (sim seed 725 of the extended simulator, before the fix: it refused it, "not in the
+ * ConfState", and waited for a snapshot nothing would trigger). */
+static void test_joining_member_takes_snapshots_until_added(void **state)
+{
+    (void)state;
+    struct member m;
+    member_config(&m, 4);
+    member_start(&m, 0); /* an empty configuration: joining */
+    for (raft_index index = 5; index <= 8; index += 3) {
+        struct raft_snapshot_meta snap = {.index = index, .term = 1, .conf = conf_of(3)};
+        struct raft_msg msnap = {
+            .type = RAFT_MSG_SNAP, .from = 1, .to = 4, .term = 1, .snapshot = &snap};
+        assert_int_equal(raft_step(m.r, &msnap), 0);
+        struct raft_ready rd;
+        raft_ready(m.r, &rd);
+        assert_non_null(rd.snapshot);
+        assert_int_equal(rd.snapshot->index, index);
+        assert_int_equal(rd.n_msgs_after_persist, 1);
+        assert_int_equal(rd.msgs_after_persist[0].index, index); /* installed */
+        persist(&m, &rd);
+        raft_advance(m.r, &rd);
+    }
+    /* Its addition applied: now a member, it never takes a snapshot that leaves it out. */
+    struct raft_conf_change cc = {.type = RAFT_CONF_ADD_LEARNER, .id = 4, .index = 9};
+    struct raft_entry add = {.term = 1, .index = 9, .type = RAFT_ENTRY_CONF_CHANGE};
+    uint8_t buf[RAFT_CONF_CHANGE_HEADER_BYTES];
+    add.len = (uint32_t)raft_conf_change_encode(&cc, NULL, 0, buf);
+    add.data = buf;
+    struct raft_msg app = {.type = RAFT_MSG_APP,
+                           .from = 1,
+                           .to = 4,
+                           .term = 1,
+                           .index = 8,
+                           .log_term = 1,
+                           .commit = 9,
+                           .entries = &add,
+                           .n_entries = 1};
+    assert_int_equal(raft_step(m.r, &app), 0);
+    cycle_lossy(&m, true);                      /* persists it */
+    assert_int_equal(cycle_lossy(&m, true), 1); /* applies the addition */
+    status(&m);
+    assert_int_equal(st.conf.n_learners, 1);
+    struct raft_snapshot_meta old = {.index = 12, .term = 1, .conf = conf_of(3)};
+    struct raft_msg msnap = {
+        .type = RAFT_MSG_SNAP, .from = 1, .to = 4, .term = 1, .snapshot = &old};
+    assert_int_equal(raft_step(m.r, &msnap), 0);
+    status(&m);
+    assert_int_equal(st.last, 9);
+    member_free(&m);
+}
+
 /* ---- errors and bounds ------------------------------------------------------------------ */
 
 static void test_propose_errors(void **state)
@@ -1527,6 +1580,7 @@ int main(void)
         cmocka_unit_test(test_restart_keeps_state_and_redelivers),
         cmocka_unit_test(test_restart_with_uncommitted_tail),
         cmocka_unit_test(test_cut_log_drops_queued_acks),
+        cmocka_unit_test(test_joining_member_takes_snapshots_until_added),
         cmocka_unit_test(test_propose_errors),
         cmocka_unit_test(test_window_full_until_compacted),
         cmocka_unit_test(test_byte_ring_wraps),
