@@ -35,6 +35,7 @@ struct sim_op {
 struct sim_kv {
     uint32_t value[SIM_KEYS_MAX];
     uint32_t last_seq[SIM_KV_CLIENTS_MAX];
+    uint32_t removed; /* bit id: members removed from the cluster (etcd's removed-members list) */
 };
 
 /* Writes op into buf; returns its length (SIM_ENTRY_DATA_MAX). */

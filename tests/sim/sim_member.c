@@ -15,14 +15,6 @@
 
 #define DRIVE_READIES_MAX 4 /* Readies handled in one go before other events get a turn */
 
-static struct raft_conf_state conf_of(uint32_t voters)
-{
-    struct raft_conf_state c = {.n_voters = voters};
-    for (uint32_t i = 0; i < voters; i++)
-        c.voters[i] = i + 1;
-    return c;
-}
-
 static void config(struct sim *s, struct sim_member *m)
 {
     raft_config_default(&m->cfg, m->id);
@@ -35,7 +27,8 @@ static void config(struct sim *s, struct sim_member *m)
     m->cfg.apply_bytes_max = (uint32_t)sim_rng_range(&s->rng, 16, 256);
 }
 
-void sim_member_boot(struct sim *s, struct sim_member *m, uint32_t idx)
+void sim_member_boot(struct sim *s, struct sim_member *m, uint32_t idx,
+                     const struct raft_conf_state *conf)
 {
     struct sim_disk *disk = m->disk;
     memset(m, 0, sizeof(*m));
@@ -49,9 +42,27 @@ void sim_member_boot(struct sim *s, struct sim_member *m, uint32_t idx)
     /* Clocks drift: up to 2% apart. */
     m->tick_us = SIM_TICK_US * sim_rng_range(&s->rng, 980, 1020) / 1000;
     m->snapshot_every = (uint32_t)sim_rng_range(&s->rng, 4, 40);
-    struct raft_conf_state conf = conf_of(s->n_members);
-    sim_disk_format(m->disk, &conf);
+    m->booted = true;
+    sim_disk_format(m->disk, conf);
     sim_member_restart(s, m);
+}
+
+bool sim_member_status(const struct sim_member *m, struct raft_status *st)
+{
+    if (!m->up)
+        return false;
+    raft_status(m->r, st);
+    return true;
+}
+
+uint32_t sim_member_pick(struct sim *s)
+{
+    uint32_t live[SIM_MEMBERS_MAX], n = 0;
+    for (uint32_t k = 0; k < s->n_members; k++)
+        if (s->members[k].booted && !s->members[k].stopped)
+            live[n++] = k;
+    ASSERT(n > 0 && n <= SIM_MEMBERS_MAX);
+    return live[sim_rng_below(&s->rng, n)];
 }
 
 void sim_member_free(struct sim_member *m)
@@ -97,6 +108,7 @@ void sim_member_restart(struct sim *s, struct sim_member *m)
                  d->hs.vote, d->hs.commit);
     m->kv = d->snap_kv;
     m->applied = d->snap.index;
+    m->conf = d->snap.conf;
     m->ready_commit = d->hs.commit > d->snap.index ? d->hs.commit : d->snap.index;
     sim_require(s, sim_safety_applied(&s->safety, m->id, m->applied, &m->kv));
     m->up = true;
@@ -278,6 +290,9 @@ void sim_member_receive(struct sim *s, struct sim_member *m, const struct sim_pa
 
 void sim_member_tick(struct sim *s, struct sim_member *m)
 {
+    sim_conf_tick(s, m);
+    if (!m->up)
+        return;
     raft_tick(m->r);
     /* A little jitter on top of the drift. */
     sim_us next = m->tick_us + sim_rng_range(&s->rng, 0, SIM_MS(2)) - SIM_MS(1);
@@ -296,6 +311,7 @@ static void send_raft(struct sim *s, struct sim_member *m, const struct raft_msg
                   m->id, raft_msg_type_name(msg->type), msg->to, msg->term, msg->index,
                   msg->log_term, msg->commit, msg->n_entries, msg->reject);
     sim_require(s, sim_safety_outgoing(&s->safety, msg, &m->disk->durable));
+    s->stats.transfers_done += msg->type == RAFT_MSG_TIMEOUT_NOW;
     struct sim_packet p = {.kind = SIM_PKT_RAFT,
                            .from = m->idx,
                            .to = (uint32_t)msg->to - 1,
@@ -325,11 +341,14 @@ static void install_snapshot(struct sim *s, struct sim_member *m, const struct r
     if (!found)
         sim_fail(s, "member %" PRIu64 " installs snapshot %" PRIu64 " it never received", m->id,
                  index);
-    if (index <= m->applied)
+    /* A joining member (it knows no members) takes the cluster's first snapshot, at 0 too. */
+    bool joining = m->conf.n_voters == 0 && m->conf.n_learners == 0;
+    if (index <= m->applied && !(joining && index == 0))
         sim_fail(s, "member %" PRIu64 " installs snapshot %" PRIu64 " at or below applied %" PRIu64,
                  m->id, index, m->applied);
     m->kv = *kv;
     m->applied = index;
+    m->conf = rd->snapshot->conf;
     sim_require(s, sim_safety_applied(&s->safety, m->id, index, kv));
 }
 
@@ -378,6 +397,8 @@ static void apply(struct sim *s, struct sim_member *m, const struct raft_ready *
                      m->id, e->index, m->applied);
         struct sim_stored_entry se = sim_stored_entry_of(e);
         sim_require(s, sim_safety_committed(&s->safety, m->id, e->index, &se));
+        if (e->type == RAFT_ENTRY_CONF_CHANGE)
+            sim_conf_apply(s, m, e); /* changes the state machine's removed members too */
         struct sim_op op;
         bool is_op = sim_kv_decode(e->data, e->len, &op);
         uint32_t result = 0;
@@ -457,7 +478,7 @@ static void maybe_snapshot(struct sim *s, struct sim_member *m)
         sim_fail(s,
                  "member %" PRIu64 " applied %" PRIu64 " which is not durable (log to %" PRIu64 ")",
                  m->id, m->applied, d->last);
-    struct raft_snapshot_meta snap = {.index = m->applied, .term = e->term, .conf = d->snap.conf};
+    struct raft_snapshot_meta snap = {.index = m->applied, .term = e->term, .conf = m->conf};
     sim_disk_save_snapshot(m->disk, &snap, &m->kv);
     raft_index keep = sim_rng_range(&s->rng, 0, 8);
     ASSERT(raft_compact(m->r, &snap, snap.index > keep ? snap.index - keep : 0) == 0);
