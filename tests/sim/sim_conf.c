@@ -95,8 +95,11 @@ void sim_conf_propose(struct sim *s)
     if (!m->up)
         m = l;
     int rc = raft_propose_conf_change(m->r, &cc, NULL, 0, NULL);
+    /* m may be a stale leader, whose configuration is older than the one the change is for. */
     ASSERT(rc == 0 || rc == -RINGD_ENO_LEADER || rc == -RINGD_EFULL ||
-           rc == -RINGD_ELEADER_CHANGED || rc == -RINGD_ECONF_CHANGE_PENDING);
+           rc == -RINGD_ELEADER_CHANGED || rc == -RINGD_ECONF_CHANGE_PENDING ||
+           rc == -RINGD_EMEMBER_EXIST || rc == -RINGD_EMEMBER_NOT_FOUND ||
+           rc == -RINGD_EMEMBER_NOT_LEARNER);
     sim_trace(s, "member %" PRIu64 " proposes %s %" PRIu64 ": %d", m->id, change_names[cc.type],
               cc.id, rc);
     s->stats.conf_proposed += rc == 0;
