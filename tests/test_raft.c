@@ -436,6 +436,15 @@ static void ack_while_persisting(struct member *m, struct raft_ready *rd)
     assert_int_equal(raft_step(m->r, &app), 0);
 }
 
+/* Finishes rd1 (its acknowledgements may leave: they were true of what it persisted) and takes
+ * the next Ready into rd2. */
+static void finish_then_ready(struct member *m, struct raft_ready *rd1, struct raft_ready *rd2)
+{
+    persist(m, rd1);
+    raft_advance(m->r, rd1);
+    raft_ready(m->r, rd2);
+}
+
 /* SIM_SEED=8306 of the simulator (before the fix): a newer leader's append cuts the log below
  * a queued acknowledgement, which then left after the next Ready with the old term, telling
  * leader 1 that 2 holds entries it no longer has. */
@@ -449,15 +458,11 @@ static void test_cut_log_drops_queued_acks(void **state)
     struct raft_msg app = {
         .type = RAFT_MSG_APP, .from = 3, .to = 2, .term = 2, .entries = &other, .n_entries = 1};
     assert_int_equal(raft_step(m.r, &app), 0); /* conflict at 1: the log is cut to 0 */
-    persist(&m, &rd1);
-    raft_advance(m.r, &rd1);
-    raft_ready(m.r, &rd2);
+    finish_then_ready(&m, &rd1, &rd2);
     assert_int_equal(rd2.n_entries, 1);
     assert_int_equal(rd2.entries[0].term, 2);
     assert_int_equal(acks_above(&rd2, 1, 0), 0);
     assert_int_equal(acks_above(&rd2, 3, 0), 1);
-    persist(&m, &rd2);
-    raft_advance(m.r, &rd2);
     member_free(&m);
 
     /* The same with a snapshot of a newer leader replacing the log: only what was committed
@@ -467,14 +472,10 @@ static void test_cut_log_drops_queued_acks(void **state)
     struct raft_msg msnap = {
         .type = RAFT_MSG_SNAP, .from = 3, .to = 2, .term = 2, .snapshot = &snap};
     assert_int_equal(raft_step(m.r, &msnap), 0);
-    persist(&m, &rd1);
-    raft_advance(m.r, &rd1);
-    raft_ready(m.r, &rd2);
+    finish_then_ready(&m, &rd1, &rd2);
     assert_non_null(rd2.snapshot);
     assert_int_equal(acks_above(&rd2, 1, 0), 0);
     assert_int_equal(acks_above(&rd2, 3, 2), 1);
-    persist(&m, &rd2);
-    raft_advance(m.r, &rd2);
     member_free(&m);
 }
 
