@@ -1,14 +1,15 @@
 /* ringd_sim: the deterministic cluster simulator's driver. Each run takes one 64-bit seed and
- * from it alone the cluster's size (3 or 5 voters), the clients, the network's loss, duplication
- * and delays, the disks' speed, the clocks' drift and the faults; one event per step, in one
- * thread, with raft's safety checked after every step. A run has two phases: faults for a few
+ * from it alone the cluster's size (3 or 5 founding voters, up to 3 more members that join), the
+ * clients, the network's loss, duplication and delays, the disks' speed, the clocks' drift and
+ * the faults, leadership transfers and membership changes; one event per step, in one thread,
+ * with raft's safety checked after every step. A run has two phases: faults for a few
  * simulated seconds, then everything healed and quiet until the cluster converges (one leader,
- * every member applied everything) and a client has read every key once more; then the
- * clients' history must be linearizable.
+ * every member in one configuration and applied everything) and a client has read every key
+ * once more; then the clients' history must be linearizable.
  *
  *   SIM_SEED=n     run seed n alone (its summary line has the run's fingerprint)
  *   SIM_SEEDS=n    run n seeds from SIM_FIRST_SEED (default 1); default 100 seeds
- *   SIM_MEMBERS=k  3 or 5 voters in every run (default: odd seeds 3, even seeds 5)
+ *   SIM_MEMBERS=k  3 or 5 founding voters in every run (default: odd seeds 3, even seeds 5)
  *   SIM_TRACE=1    print every step's story on stdout
  *   SIM_TEAR=0     a crash keeps whole Readies only (default: it may keep part of one Ready's
  *                  writes, entries without the hard state written after them, as a torn WAL

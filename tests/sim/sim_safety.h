@@ -1,8 +1,9 @@
 /* Raft's safety properties, checked as the simulation runs: at most one leader per term; the
  * committed log is one log (what any member applies or holds committed at an index never
- * differs, and is never rewritten on any disk); every committed entry is durable on a quorum of
- * voters; state machines are equal at equal applied indexes; a member's messages promise only
- * what its disk holds. Each check returns false with the reason in why. */
+ * differs, and is never rewritten on any disk); every committed entry is durable on enough
+ * voters that no majority of the last two configurations lacks it; state machines are equal at
+ * equal applied indexes; a member's messages promise only what its disk holds. Each check returns
+ * false with the reason in why. */
 #ifndef RINGD_SIM_SAFETY_H
 #define RINGD_SIM_SAFETY_H
 
