@@ -189,10 +189,12 @@ int raft_restore_entries(struct raft *r, const struct raft_entry *entries, uint3
  * is a torn write: a Ready's entries reached the disk and its hard state, written after them,
  * did not. That hard state's vote was never sent (a vote leaves only once durable), so any
  * vote of term T is unknown to the cluster; entries of term T came from T's leader (or are
- * this member's own as T's leader, which sent nothing of T before its term was durable). The
- * member restarts as one that took T's entries without voting: term T, no vote. It can never
- * give a vote in T to anyone but T's leader anyway: every other candidate of T has a log that
- * ends in an earlier term, so ours is more up to date, and one leader per term holds. */
+ * this member's own as T's leader, which sent nothing of T before its term was durable); a
+ * lost hard state of a later term sent nothing of that term either (what tells a term waits
+ * for it to be durable). The member restarts as one that took T's entries without voting:
+ * term T, no vote. It gives no vote in T anyway: entries of T exist only once T has a leader,
+ * which asks for none, and every other candidate of T has a log that ends in an earlier term,
+ * so ours is more up to date; one leader per term holds. */
 static void restore_term(struct raft *r, const struct raft_hard_state *hs)
 {
     raft_term last_term = raft_log_last_term(&r->log);

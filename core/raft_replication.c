@@ -415,8 +415,8 @@ static bool conf_has(const struct raft_conf_state *c, raft_id id)
  * joined with a snapshot from before its addition, whose leader compacted past it before it
  * got the entries up to its addition, is sent a snapshot from before its addition again. A
  * member that is missing from its own configuration takes it (else it would wait for the
- * leader's next snapshot, which nothing may trigger); a member of it never takes one that
- * leaves it out. */
+ * leader's next snapshot, which nothing may trigger; a removed member is sent none, its
+ * leader has no progress for it); a member of it never takes one that leaves it out. */
 static bool restore(struct raft *r, const struct raft_snapshot_meta *s)
 {
     bool joining = r->tracker.n == 0;
