@@ -49,7 +49,7 @@ crash-test: release
 	    ./build/release/tests/test_crash
 
 # The deterministic cluster simulator at length: SIM_LONG_SEEDS seeds (ctest runs 2000) on the
-# release build, about 2.5 ms each on one core. A failure prints the seed and how to replay it.
+# release build, about 3.5 ms each on one core. A failure prints the seed and how to replay it.
 SIM_LONG_SEEDS ?= 100000
 sim-long: release
 	SIM_SEEDS=$(SIM_LONG_SEEDS) ./build/release/tests/sim/ringd_sim

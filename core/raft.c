@@ -185,6 +185,34 @@ int raft_restore_entries(struct raft *r, const struct raft_entry *entries, uint3
     return 0;
 }
 
+/* The term and vote to restart with. A log whose last entry's term T passes the hard state's
+ * is a torn write: a Ready's entries reached the disk and its hard state, written after them,
+ * did not. That hard state's vote was never sent (a vote leaves only once durable), so any
+ * vote of term T is unknown to the cluster; entries of term T came from T's leader (or are
+ * this member's own as T's leader, which sent nothing of T before its term was durable); a
+ * lost hard state of a later term sent nothing of that term either (what tells a term waits
+ * for it to be durable). The member restarts as one that took T's entries without voting:
+ * term T, no vote. It gives no vote in T anyway: entries of T exist only once T has a leader,
+ * which asks for none, and every other candidate of T has a log that ends in an earlier term,
+ * so ours is more up to date; one leader per term holds. */
+static void restore_term(struct raft *r, const struct raft_hard_state *hs)
+{
+    raft_term last_term = raft_log_last_term(&r->log);
+    r->term = hs->term;
+    r->vote = hs->vote;
+    r->durable_term = hs->term;
+    if (last_term > hs->term) {
+        raft_event(r,
+                   "%" PRIx64 " restored a log of term %" PRIu64
+                   " with the hard state of term %" PRIu64 " (a torn write): term %" PRIu64
+                   ", no vote",
+                   r->cfg.id, last_term, hs->term, last_term);
+        r->term = last_term;
+        r->vote = RAFT_NONE;
+    }
+    ASSERT(r->term >= last_term && r->durable_term <= r->term);
+}
+
 int raft_restore_finish(struct raft *r, const struct raft_hard_state *hs, raft_index applied)
 {
     ASSERT(r->snapshot_restored && !r->restored);
@@ -192,17 +220,16 @@ int raft_restore_finish(struct raft *r, const struct raft_hard_state *hs, raft_i
     raft_index commit = hs->commit > l->snap_index ? hs->commit : l->snap_index;
     if (commit > l->last || applied < l->snap_index || applied > commit)
         return -RINGD_ECORRUPT;
-    if (hs->term < raft_log_last_term(l) || (hs->vote != RAFT_NONE && hs->term == 0))
+    if (hs->vote != RAFT_NONE && hs->term == 0)
         return -RINGD_ECORRUPT;
-    r->term = hs->term;
-    r->durable_term = hs->term;
-    r->vote = hs->vote;
+    restore_term(r, hs);
     l->committed = commit;
     l->applied = applied;
     raft_tracker_set_conf(&r->tracker, &r->snapshot.conf, r->cfg.id, l->last, l->stable);
     if (raft_conf_replay(r, applied) != 0)
         return -RINGD_ECORRUPT;
-    r->prev_hs = (struct raft_hard_state){.term = r->term, .vote = r->vote, .commit = commit};
+    /* As durable: a raised term differs, so the first Ready writes it. */
+    r->prev_hs = (struct raft_hard_state){.term = hs->term, .vote = hs->vote, .commit = commit};
     raft_become_follower(r, r->term, RAFT_NONE);
     r->prev_state = r->state;
     r->prev_leader = r->leader;
@@ -292,13 +319,48 @@ bool raft_promotable(struct raft *r)
     return raft_tracker_is_voter(&r->tracker, r->cfg.id);
 }
 
+/* The acknowledgements' invariant: a MsgAppResp queued for the next Ready that acknowledges
+ * index i is true of the log as it is now: the entries up to i are the ones it acknowledged,
+ * so they are durable when it leaves (after that Ready). When the log above keep changes (a
+ * newer leader's entries cut it, a snapshot replaced it), queued acknowledgements above keep
+ * would leave once the new log is durable and promise entries this member no longer holds, to
+ * a leader of an older term that may still be counting: they are dropped, as a lossy network
+ * drops messages (the leader probes again). The Ready already handed out keeps its own: they
+ * leave once its entries are durable, before any later write can replace them. etcd keeps
+ * them (its msgs list survives the cut), which is safe only as a late message is. */
+static void drop_acks_above(struct raft *r, raft_index keep)
+{
+    struct raft_outbox *o = r->pending;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < o->n_after; i++) {
+        const struct raft_msg *m = &o->after[i];
+        if (m->type == RAFT_MSG_APP_RESP && !m->reject && m->index > keep)
+            continue;
+        o->after[n++] = *m;
+    }
+    ASSERT(n <= o->n_after);
+    o->n_after = n;
+}
+
 void raft_truncate(struct raft *r, raft_index index)
 {
     ASSERT(r->state != RAFT_LEADER);
     raft_log_truncate(&r->log, index);
     if (r->ready_stable_to > index)
         r->ready_stable_to = index;
+    drop_acks_above(r, index);
     ASSERT(r->log.stable <= index);
+}
+
+void raft_reset_to_snapshot(struct raft *r, const struct raft_snapshot_meta *s)
+{
+    ASSERT(r->state == RAFT_FOLLOWER && s->index >= r->log.committed);
+    /* Committed entries are the same in every log: those stay true in the snapshot. */
+    drop_acks_above(r, r->log.committed);
+    raft_log_reset(&r->log, s->index, s->term);
+    if (r->ready_stable_to > s->index)
+        r->ready_stable_to = s->index;
+    ASSERT(r->log.last == s->index && r->log.committed == s->index);
 }
 
 /* ---- messages out ----------------------------------------------------------------------- */
@@ -837,4 +899,9 @@ void raft_check(const struct raft *r)
     ASSERT(r->lead_transferee == RAFT_NONE ||
            (r->state == RAFT_LEADER && raft_tracker_is_voter(&r->tracker, r->lead_transferee)));
     ASSERT(r->conf_handed_index <= l->committed && r->conf_index <= l->committed);
+    /* The acknowledgements' invariant (drop_acks_above), as far as it is cheap to see. */
+    for (uint32_t i = 0; i < r->pending->n_after; i++) {
+        const struct raft_msg *m = &r->pending->after[i];
+        ASSERT(m->type != RAFT_MSG_APP_RESP || m->reject || m->index <= l->last);
+    }
 }

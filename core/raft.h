@@ -245,6 +245,9 @@ void raft_destroy(struct raft *r);
  * order; a record at or below the last index replaces the entries from there, as in the WAL),
  * then raft_restore_finish with the last hard state and the index the state machine has
  * applied (at least the snapshot's). Entries (applied, commit] come out again as committed.
+ * A log whose last term passes the hard state's term (a torn write kept a Ready's entries but
+ * not the hard state written after them) restarts at that term with no vote, which the first
+ * Ready writes: the lost vote was never sent, and no other candidate of that term can get one.
  * Errors: -RINGD_ECORRUPT when the data contradict themselves (a gap, a commit past the last
  * entry, an applied index outside [snapshot, commit]); -RINGD_EFULL when the WAL holds more
  * than the window (compact more often). */

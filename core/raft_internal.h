@@ -107,6 +107,9 @@ void raft_become_leader(struct raft *r);
 bool raft_promotable(struct raft *r);
 /* Cuts the log after index (a follower's conflict), keeping the Ready's bookkeeping right. */
 void raft_truncate(struct raft *r, raft_index index);
+/* Replaces a follower's log by the snapshot s (newer than its commit index), keeping the
+ * Ready's bookkeeping and the queued acknowledgements right. */
+void raft_reset_to_snapshot(struct raft *r, const struct raft_snapshot_meta *s);
 /* Asserts the member's invariants. */
 void raft_check(const struct raft *r);
 

@@ -411,16 +411,22 @@ static bool conf_has(const struct raft_conf_state *c, raft_id id)
 
 /* Resets the log to s when it is news to us; false when it is not (etcd raft.restore). A
  * joining member (it knows no configuration) takes any snapshot, the cluster's first one at
- * index 0 too; the change that adds it may come after it. */
+ * index 0 too; the change that adds it may come after it. So may the next one: a member that
+ * joined with a snapshot from before its addition, whose leader compacted past it before it
+ * got the entries up to its addition, is sent a snapshot from before its addition again. A
+ * member that is missing from its own configuration takes it (else it would wait for the
+ * leader's next snapshot, which nothing may trigger; a removed member is sent none, its
+ * leader has no progress for it); a member of it never takes one that leaves it out. */
 static bool restore(struct raft *r, const struct raft_snapshot_meta *s)
 {
     bool joining = r->tracker.n == 0;
+    bool outside = raft_tracker_get(&r->tracker, r->cfg.id) == NULL;
     ASSERT(!joining || r->log.committed == 0);
     if (joining) {
         raft_event(r, "%" PRIx64 " joining: takes the snapshot naming the members", r->cfg.id);
     } else if (s->index <= r->log.committed) {
         return false;
-    } else if (!conf_has(&s->conf, r->cfg.id)) {
+    } else if (!outside && !conf_has(&s->conf, r->cfg.id)) {
         raft_event(r, "%" PRIx64 " attempted to restore snapshot but it is not in the ConfState",
                    r->cfg.id);
         return false;
@@ -429,11 +435,7 @@ static bool restore(struct raft *r, const struct raft_snapshot_meta *s)
         commit_to(r, s->index);
         return false;
     }
-    ASSERT(r->state == RAFT_FOLLOWER);
-    raft_log_reset(&r->log, s->index, s->term);
-    ASSERT(r->log.last == s->index && r->log.committed == s->index);
-    if (r->ready_stable_to > s->index)
-        r->ready_stable_to = s->index;
+    raft_reset_to_snapshot(r, s);
     r->install = *s;
     r->install_pending = true;
     raft_tracker_set_conf(&r->tracker, &s->conf, r->cfg.id, r->log.last, r->log.stable);

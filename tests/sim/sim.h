@@ -16,7 +16,7 @@
 #include "sim_safety.h"
 #include "sim_sched.h"
 
-#define SIM_MEMBERS_MAX 5
+#define SIM_MEMBERS_MAX 8 /* the first 3 or 5 start the cluster; the others may join it */
 #define SIM_CLIENTS_MAX 6
 #define SIM_EVENTS_MAX  (SIM_NET_SLOTS + 256)
 #define SIM_HISTORY_MAX 1024        /* client operations per run */
@@ -25,7 +25,10 @@
 #define SIM_FAULTS_MAX  16          /* faults active at once */
 #define SIM_TICK_US     SIM_MS(100) /* etcd's default heartbeat interval: one raft tick */
 
-/* A client request a member works on: a proposal at index, or a read under context. */
+_Static_assert(SIM_CLIENTS_MAX <= SIM_KV_CLIENTS_MAX, "the state machine knows every client");
+
+/* A client request a member works on: a proposal at index (0: forwarded to the leader, known
+ * by its operation when it applies), or a read under context. */
 struct sim_pending {
     bool used;
     bool is_read;
@@ -46,6 +49,8 @@ struct sim_stash {
 struct sim_member {
     uint32_t idx; /* network node; its raft id is idx + 1 */
     raft_id id;
+    bool booted;  /* started once: a founder, or a member a conf change added */
+    bool stopped; /* removed from the cluster and shut down for good */
     bool up;
     uint32_t incarnation; /* bumped at each crash: stale events of a past life are ignored */
     struct raft *r;
@@ -53,6 +58,7 @@ struct sim_member {
     struct sim_disk *disk;
     struct sim_kv kv; /* the state machine */
     raft_index applied;
+    struct raft_conf_state conf; /* the members as of applied (raft_apply_conf_change) */
     bool ready_out;
     bool syncing;
     struct raft_ready rd;
@@ -98,20 +104,22 @@ struct sim_fault {
 struct sim_stats {
     uint64_t crashes, restarts, partitions, slow_disks, snapshots, snapshots_sent;
     uint64_t ops, ops_unknown, ops_never, reads_index, undecided, lost_unsynced;
+    uint64_t transfers, transfers_done, conf_proposed, joined, promoted, removed, stopped;
 };
 
 struct sim {
     uint64_t seed;
     uint64_t step;
     bool trace;
-    bool tear_readies;    /* a crash may keep part of one Ready's records (SIM_TEAR=1) */
+    bool tear_readies;    /* a crash may keep part of one Ready's records (SIM_TEAR=0: not) */
     uint64_t fingerprint; /* a hash of every event: equal runs have equal fingerprints */
     struct sim_rng rng;
     struct sim_sched sched;
     struct sim_event events[SIM_EVENTS_MAX];
     struct sim_net net;
     struct sim_safety safety;
-    uint32_t n_members;
+    uint32_t n_members;  /* member slots: founders, then the ones that may join */
+    uint32_t n_founders; /* the voters the cluster starts with */
     uint32_t n_keys;
     struct sim_member members[SIM_MEMBERS_MAX];
     uint32_t n_clients;
@@ -122,6 +130,11 @@ struct sim {
     bool faults_on;
     bool final_reads_started;
     struct sim_fault faults[SIM_FAULTS_MAX];
+    sim_us removed_at[SIM_MEMBERS_MAX]; /* when a member first applied its removal; 0: never */
+    /* The configuration of the last conf change any member applied, and the one before it:
+     * members that have not applied the last one yet are in the one before. */
+    struct raft_conf_state conf_now, conf_before;
+    raft_index conf_now_index;
     struct sim_stats stats;
 };
 
@@ -131,7 +144,9 @@ _Noreturn void sim_fail(struct sim *s, const char *fmt, ...) __attribute__((form
 void sim_trace(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* sim_member.c */
-void sim_member_boot(struct sim *s, struct sim_member *m, uint32_t idx);
+/* Starts member idx on a fresh disk holding conf (empty: it joins a running cluster). */
+void sim_member_boot(struct sim *s, struct sim_member *m, uint32_t idx,
+                     const struct raft_conf_state *conf);
 void sim_member_crash(struct sim *s, struct sim_member *m);
 void sim_member_restart(struct sim *s, struct sim_member *m);
 void sim_member_tick(struct sim *s, struct sim_member *m);
@@ -139,6 +154,26 @@ void sim_member_receive(struct sim *s, struct sim_member *m, const struct sim_pa
 void sim_member_sync_done(struct sim *s, struct sim_member *m);
 void sim_member_drive(struct sim *s, struct sim_member *m);
 void sim_member_free(struct sim_member *m);
+
+/* The member's raft status; false when it is not running. */
+bool sim_member_status(const struct sim_member *m, struct raft_status *st);
+/* A running member picked at random (booted, not stopped; up or crashed). */
+uint32_t sim_member_pick(struct sim *s);
+
+/* sim_conf.c: membership changes and leadership transfers as events. */
+/* Proposes a membership change on a random member (followers forward it): promote a learner
+ * that caught up, add a new member (joining empty, as a learner mostly), or remove one. */
+void sim_conf_propose(struct sim *s);
+/* Asks the leader to hand leadership to a random voter. */
+void sim_conf_transfer(struct sim *s);
+/* Member m applies the committed conf-change entry e (before its Ready's raft_advance). */
+void sim_conf_apply(struct sim *s, struct sim_member *m, const struct raft_entry *e);
+/* A removed member shuts down for good (etcd's stopWithDelay, or its peers refused it). */
+void sim_conf_stop(struct sim *s, struct sim_member *m);
+/* True when member `to` drops a raft message from member slot `from`: it applied its removal. */
+bool sim_conf_refused(struct sim *s, const struct sim_member *to, uint32_t from);
+/* Each tick of m: a removed member its peers have refused for a while stops. */
+void sim_conf_tick(struct sim *s, struct sim_member *m);
 
 /* sim_client.c */
 void sim_client_init(struct sim *s, struct sim_client *c, uint32_t idx);

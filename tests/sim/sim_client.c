@@ -13,7 +13,7 @@
 
 void sim_client_init(struct sim *s, struct sim_client *c, uint32_t idx)
 {
-    *c = (struct sim_client){.idx = idx, .target = (uint32_t)sim_rng_below(&s->rng, s->n_members)};
+    *c = (struct sim_client){.idx = idx, .target = sim_member_pick(s)};
     sim_sched_after(&s->sched, sim_rng_range(&s->rng, SIM_MS(50), SIM_MS(1500)), SIM_EV_CLIENT_NEXT,
                     idx - s->n_members, 0);
 }
@@ -128,7 +128,7 @@ void sim_client_timeout(struct sim *s, struct sim_client *c, uint64_t seq)
     s->history[c->hist].never = !c->attempt_open;
     s->stats.ops_never += !c->attempt_open;
     s->stats.ops_unknown += c->attempt_open;
-    c->target = (uint32_t)sim_rng_below(&s->rng, s->n_members);
+    c->target = sim_member_pick(s);
     sim_trace(s, "client %u gives up op %u", c->idx, c->op.seq);
     done(s, c, sim_rng_range(&s->rng, 0, SIM_MS(100)));
 }
@@ -159,7 +159,7 @@ void sim_client_reply(struct sim *s, struct sim_client *c, const struct sim_pack
     if (p->hint != RAFT_NONE && p->hint - 1 != c->target)
         c->target = (uint32_t)(p->hint - 1);
     else
-        c->target = (uint32_t)sim_rng_below(&s->rng, s->n_members);
+        c->target = sim_member_pick(s);
     uint32_t client = c->idx - s->n_members;
     sim_sched_after(&s->sched, sim_rng_range(&s->rng, SIM_MS(5), SIM_MS(60)), SIM_EV_CLIENT_RETRY,
                     client, c->op.seq);

@@ -1,8 +1,9 @@
 /* Fault injection during the run's first phase: partitions (one member cut off both ways, a
  * minority split from the majority, a member that hears nobody while everyone hears it, one
  * link cut one way), crashes (unsynced writes lost or torn, a restart from the durable state
- * a while later), slow disks. Each fault heals after a while; sim_fault_heal_all ends them all
- * for the quiet phase. */
+ * a while later), slow disks; and, as events among them, leadership transfers and membership
+ * changes (sim_conf.c). Each fault heals after a while; sim_fault_heal_all ends them all for
+ * the quiet phase. */
 #include "sim.h"
 
 #include <inttypes.h>
@@ -16,11 +17,13 @@ enum fault_kind {
     FAULT_ONE_WAY,   /* one link cut in one direction (asymmetric) */
     FAULT_CRASH,     /* one member down, restarted later */
     FAULT_SLOW_DISK, /* one member's syncs take 50-600 ms */
+    FAULT_TRANSFER,  /* the leader hands leadership to a voter (sim_conf.c) */
+    FAULT_CONF,      /* a membership change (sim_conf.c) */
     FAULT_KINDS,
 };
 
-static const char *const fault_names[FAULT_KINDS] = {"isolate", "split", "deaf",
-                                                     "one-way", "crash", "slow-disk"};
+static const char *const fault_names[FAULT_KINDS] = {
+    "isolate", "split", "deaf", "one-way", "crash", "slow-disk", "transfer", "conf-change"};
 
 static void cut(struct sim *s, struct sim_fault *f, uint32_t from, uint32_t to)
 {
@@ -90,6 +93,12 @@ static bool start(struct sim *s, struct sim_fault *f)
         m->slow_disk = true;
         s->stats.slow_disks++;
         return true;
+    case FAULT_TRANSFER:
+        sim_conf_transfer(s);
+        return false; /* an event: nothing to heal */
+    case FAULT_CONF:
+        sim_conf_propose(s);
+        return false;
     default:
         partition(s, f);
         s->stats.partitions++;
@@ -100,7 +109,7 @@ static bool start(struct sim *s, struct sim_fault *f)
 /* Faults hit the leader (of the highest term) half the time: that is where raft is subtle. */
 static uint32_t victim(struct sim *s)
 {
-    uint32_t pick = (uint32_t)sim_rng_below(&s->rng, s->n_members);
+    uint32_t pick = sim_member_pick(s);
     if (sim_rng_chance(&s->rng, 500))
         return pick;
     raft_term best = 0;
@@ -124,7 +133,10 @@ void sim_fault_inject(struct sim *s)
     uint32_t slot;
     struct sim_fault *f = free_slot(s, &slot);
     if (f != NULL) {
-        *f = (struct sim_fault){.kind = (uint8_t)sim_rng_below(&s->rng, FAULT_KINDS),
+        /* Membership changes take a few tries (one at a time, a learner must catch up before
+         * its promotion): three chances in ten; the other kinds one each. */
+        uint32_t dice = (uint32_t)sim_rng_below(&s->rng, FAULT_KINDS + 2);
+        *f = (struct sim_fault){.kind = (uint8_t)(dice < FAULT_KINDS ? dice : FAULT_CONF),
                                 .member = victim(s)};
         sim_trace(s, "fault %s on member %u", fault_names[f->kind], f->member + 1);
         f->active = start(s, f);
@@ -164,7 +176,7 @@ void sim_fault_heal_all(struct sim *s)
             ASSERT(s->net.cut[a][b] == 0);
     for (uint32_t i = 0; i < s->n_members; i++) {
         s->members[i].slow_disk = false;
-        if (!s->members[i].up)
+        if (s->members[i].booted && !s->members[i].stopped && !s->members[i].up)
             sim_member_restart(s, &s->members[i]);
     }
     s->net.cfg.drop_pm = 0;

@@ -57,12 +57,16 @@ uint32_t sim_kv_peek(const struct sim_kv *kv, const struct sim_op *op)
     }
 }
 
-uint32_t sim_kv_apply(struct sim_kv *kv, const struct sim_op *op)
+bool sim_kv_apply(struct sim_kv *kv, const struct sim_op *op, uint32_t *result)
 {
-    uint32_t result = sim_kv_peek(kv, op);
-    if (op->kind == SIM_OP_PUT || (op->kind == SIM_OP_CAS && result == 1))
+    ASSERT(op->client < SIM_KV_CLIENTS_MAX);
+    if (op->seq <= kv->last_seq[op->client])
+        return false;
+    kv->last_seq[op->client] = op->seq;
+    *result = sim_kv_peek(kv, op);
+    if (op->kind == SIM_OP_PUT || (op->kind == SIM_OP_CAS && *result == 1))
         kv->value[op->key] = op->kind == SIM_OP_PUT ? op->arg : op->arg2;
-    return result;
+    return true;
 }
 
 bool sim_kv_equal(const struct sim_kv *a, const struct sim_kv *b)

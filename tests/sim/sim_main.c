@@ -1,17 +1,19 @@
 /* ringd_sim: the deterministic cluster simulator's driver. Each run takes one 64-bit seed and
- * from it alone the cluster's size (3 or 5 voters), the clients, the network's loss, duplication
- * and delays, the disks' speed, the clocks' drift and the faults; one event per step, in one
- * thread, with raft's safety checked after every step. A run has two phases: faults for a few
+ * from it alone the cluster's size (3 or 5 founding voters, up to 3 more members that join), the
+ * clients, the network's loss, duplication and delays, the disks' speed, the clocks' drift and
+ * the faults, leadership transfers and membership changes; one event per step, in one thread,
+ * with raft's safety checked after every step. A run has two phases: faults for a few
  * simulated seconds, then everything healed and quiet until the cluster converges (one leader,
- * every member applied everything) and a client has read every key once more; then the
- * clients' history must be linearizable.
+ * every member in one configuration and applied everything) and a client has read every key
+ * once more; then the clients' history must be linearizable.
  *
  *   SIM_SEED=n     run seed n alone (its summary line has the run's fingerprint)
  *   SIM_SEEDS=n    run n seeds from SIM_FIRST_SEED (default 1); default 100 seeds
- *   SIM_MEMBERS=k  3 or 5 voters in every run (default: odd seeds 3, even seeds 5)
+ *   SIM_MEMBERS=k  3 or 5 founding voters in every run (default: odd seeds 3, even seeds 5)
  *   SIM_TRACE=1    print every step's story on stdout
- *   SIM_TEAR=1     a crash may keep part of one Ready's writes (entries without the hard state
- *                  written after them), not only whole Readies
+ *   SIM_TEAR=0     a crash keeps whole Readies only (default: it may keep part of one Ready's
+ *                  writes, entries without the hard state written after them, as a torn WAL
+ *                  tail does)
  *
  * A failure prints "sim: seed N failed at step S: <why>" and the command that replays it. */
 #include "sim.h"
@@ -46,7 +48,7 @@ static void replay_hint(const struct sim *s)
         snprintf(members, sizeof(members), "SIM_MEMBERS=%s ", getenv("SIM_MEMBERS"));
     fprintf(stderr,
             "sim: replay with %s%sSIM_SEED=%" PRIu64 " %s (SIM_TRACE=1 prints every step)\n",
-            s->tear_readies ? "SIM_TEAR=1 " : "", members, s->seed, program);
+            s->tear_readies ? "" : "SIM_TEAR=0 ", members, s->seed, program);
 }
 
 _Noreturn void sim_fail(struct sim *s, const char *fmt, ...)
@@ -117,6 +119,8 @@ static void deliver(struct sim *s, uint32_t slot)
         struct sim_member *m = &s->members[p.to];
         if (fate == SIM_NET_ARRIVED && !m->up)
             fate = SIM_NET_CUT; /* nobody listens: the connection is refused */
+        if (fate == SIM_NET_ARRIVED && p.kind == SIM_PKT_RAFT && sim_conf_refused(s, m, p.from))
+            fate = SIM_NET_CUT; /* refused: the sender was removed from the cluster */
         if (fate == SIM_NET_ARRIVED)
             sim_member_receive(s, m, &p);
         if (p.kind == SIM_PKT_RAFT)
@@ -153,8 +157,12 @@ static void dispatch(struct sim *s, const struct sim_event *e)
             sim_member_drive(s, m);
         break;
     case SIM_EV_RESTART:
-        if (!s->members[e->a].up)
+        if (!s->members[e->a].up && !s->members[e->a].stopped)
             sim_member_restart(s, &s->members[e->a]);
+        break;
+    case SIM_EV_STOP:
+        if ((m = live(s, e)) != NULL)
+            sim_conf_stop(s, m);
         break;
     case SIM_EV_CLIENT_NEXT:
         sim_client_next(s, &s->clients[e->a]);
@@ -190,6 +198,29 @@ static bool step(struct sim *s)
 
 /* ---- one run ------------------------------------------------------------------------------ */
 
+static struct raft_conf_state conf_of(uint32_t voters)
+{
+    struct raft_conf_state c = {.n_voters = voters};
+    for (uint32_t i = 0; i < voters; i++)
+        c.voters[i] = i + 1;
+    return c;
+}
+
+/* Founders start the cluster; up to 3 more slots (ids never used before, as etcd never reuses a
+ * member id) for members that membership changes add. */
+static void setup_members(struct sim *s, uint32_t founders)
+{
+    s->n_founders = founders;
+    s->n_members = founders + 3 < SIM_MEMBERS_MAX ? founders + 3 : SIM_MEMBERS_MAX;
+    memset(s->removed_at, 0, sizeof(s->removed_at));
+    for (uint32_t k = 0; k < s->n_members; k++) {
+        struct sim_member *m = &s->members[k];
+        struct sim_disk *disk = m->disk;
+        ASSERT(m->r == NULL);
+        *m = (struct sim_member){.idx = k, .id = k + 1, .disk = disk};
+    }
+}
+
 static uint32_t members_for(uint64_t seed)
 {
     uint64_t forced = 0;
@@ -221,11 +252,11 @@ static void setup(struct sim *s, uint64_t seed, bool trace)
     s->seed = seed;
     s->step = 0;
     s->trace = trace;
-    s->tear_readies = getenv("SIM_TEAR") != NULL && strcmp(getenv("SIM_TEAR"), "1") == 0;
+    s->tear_readies = getenv("SIM_TEAR") == NULL || strcmp(getenv("SIM_TEAR"), "0") != 0;
     s->fingerprint = seed;
     sim_rng_seed(&s->rng, seed);
     sim_sched_init(&s->sched, s->events, SIM_EVENTS_MAX);
-    s->n_members = members_for(seed);
+    setup_members(s, members_for(seed));
     s->n_keys = (uint32_t)sim_rng_range(&s->rng, 3, SIM_KEYS_MAX);
     s->n_clients = (uint32_t)sim_rng_range(&s->rng, 2, 5);
     setup_network(s);
@@ -236,8 +267,11 @@ static void setup(struct sim *s, uint64_t seed, bool trace)
     s->final_reads_started = false;
     memset(s->faults, 0, sizeof(s->faults));
     memset(&s->stats, 0, sizeof(s->stats));
-    for (uint32_t k = 0; k < s->n_members; k++)
-        sim_member_boot(s, &s->members[k], k);
+    struct raft_conf_state conf = conf_of(s->n_founders);
+    s->conf_now = s->conf_before = conf;
+    s->conf_now_index = 0;
+    for (uint32_t k = 0; k < s->n_founders; k++)
+        sim_member_boot(s, &s->members[k], k, &conf);
     for (uint32_t c = 0; c < s->n_clients; c++)
         sim_client_init(s, &s->clients[c], s->n_members + c);
     sim_sched_after(&s->sched, sim_rng_range(&s->rng, SIM_MS(100), SIM_MS(1000)), SIM_EV_FAULT, 0,
@@ -327,10 +361,15 @@ static void print_totals(const char *what, const struct totals *t, double second
            " entries committed, %" PRIu64 " client ops (%" PRIu64 " unknown outcome, %" PRIu64
            " refused), %" PRIu64 " read-index reads, %" PRIu64 " crashes (%" PRIu64
            " unsynced records lost), %" PRIu64 " partitions, %" PRIu64 " slow disks, %" PRIu64
-           " snapshots (%" PRIu64 " sent), %" PRIu64 " histories undecided; %.1f s\n",
+           " snapshots (%" PRIu64 " sent), %" PRIu64 " leadership transfers (%" PRIu64
+           " MsgTimeoutNow), %" PRIu64 " conf changes proposed (%" PRIu64
+           " members joined, %" PRIu64 " promoted, %" PRIu64 " removed, %" PRIu64
+           " stopped), %" PRIu64 " histories undecided; %.1f s\n",
            what, t->runs, t->steps, t->sim_ms / 1000, t->committed, st->ops, st->ops_unknown,
            st->ops_never, st->reads_index, st->crashes, st->lost_unsynced, st->partitions,
-           st->slow_disks, st->snapshots, st->snapshots_sent, st->undecided, seconds);
+           st->slow_disks, st->snapshots, st->snapshots_sent, st->transfers, st->transfers_done,
+           st->conf_proposed, st->joined, st->promoted, st->removed, st->stopped, st->undecided,
+           seconds);
 }
 
 static uint64_t env_number(const char *name, uint64_t fallback)

@@ -15,14 +15,6 @@
 
 #define DRIVE_READIES_MAX 4 /* Readies handled in one go before other events get a turn */
 
-static struct raft_conf_state conf_of(uint32_t voters)
-{
-    struct raft_conf_state c = {.n_voters = voters};
-    for (uint32_t i = 0; i < voters; i++)
-        c.voters[i] = i + 1;
-    return c;
-}
-
 static void config(struct sim *s, struct sim_member *m)
 {
     raft_config_default(&m->cfg, m->id);
@@ -35,7 +27,8 @@ static void config(struct sim *s, struct sim_member *m)
     m->cfg.apply_bytes_max = (uint32_t)sim_rng_range(&s->rng, 16, 256);
 }
 
-void sim_member_boot(struct sim *s, struct sim_member *m, uint32_t idx)
+void sim_member_boot(struct sim *s, struct sim_member *m, uint32_t idx,
+                     const struct raft_conf_state *conf)
 {
     struct sim_disk *disk = m->disk;
     memset(m, 0, sizeof(*m));
@@ -49,9 +42,27 @@ void sim_member_boot(struct sim *s, struct sim_member *m, uint32_t idx)
     /* Clocks drift: up to 2% apart. */
     m->tick_us = SIM_TICK_US * sim_rng_range(&s->rng, 980, 1020) / 1000;
     m->snapshot_every = (uint32_t)sim_rng_range(&s->rng, 4, 40);
-    struct raft_conf_state conf = conf_of(s->n_members);
-    sim_disk_format(m->disk, &conf);
+    m->booted = true;
+    sim_disk_format(m->disk, conf);
     sim_member_restart(s, m);
+}
+
+bool sim_member_status(const struct sim_member *m, struct raft_status *st)
+{
+    if (!m->up)
+        return false;
+    raft_status(m->r, st);
+    return true;
+}
+
+uint32_t sim_member_pick(struct sim *s)
+{
+    uint32_t live[SIM_MEMBERS_MAX], n = 0;
+    for (uint32_t k = 0; k < s->n_members; k++)
+        if (s->members[k].booted && !s->members[k].stopped)
+            live[n++] = k;
+    ASSERT(n > 0 && n <= SIM_MEMBERS_MAX);
+    return live[sim_rng_below(&s->rng, n)];
 }
 
 void sim_member_free(struct sim_member *m)
@@ -97,6 +108,7 @@ void sim_member_restart(struct sim *s, struct sim_member *m)
                  d->hs.vote, d->hs.commit);
     m->kv = d->snap_kv;
     m->applied = d->snap.index;
+    m->conf = d->snap.conf;
     m->ready_commit = d->hs.commit > d->snap.index ? d->hs.commit : d->snap.index;
     sim_require(s, sim_safety_applied(&s->safety, m->id, m->applied, &m->kv));
     m->up = true;
@@ -113,8 +125,9 @@ void sim_member_restart(struct sim *s, struct sim_member *m)
 void sim_member_crash(struct sim *s, struct sim_member *m)
 {
     ASSERT(m->up);
-    /* Unsynced writes: a prefix may have reached the platter, the rest is gone. Torn inside a
-     * Ready (SIM_TEAR=1) or between Readies: see the report of seed 371 in ARCHITECTURE.md. */
+    /* Unsynced writes: a prefix may have reached the platter, the rest is gone: torn inside a
+     * Ready (a WAL batch holds a Ready's entries, then its hard state), or with SIM_TEAR=0
+     * between Readies only. */
     uint32_t queued = m->disk->n_queue;
     uint32_t keep = (uint32_t)sim_rng_range(&s->rng, 0, queued);
     if (!s->tear_readies) {
@@ -164,17 +177,12 @@ static struct sim_pending *pending_slot(struct sim_member *m)
 
 static uint8_t refusal(int rc)
 {
-    return rc == -RINGD_ENOT_LEADER || rc == -RINGD_ENO_LEADER ? SIM_REPLY_NOT_LEADER
-                                                               : SIM_REPLY_BUSY;
+    return rc == -RINGD_ENO_LEADER ? SIM_REPLY_NOT_LEADER : SIM_REPLY_BUSY;
 }
 
-/* A request this member cannot take: it says who leads. Proposal and read-index forwarding
- * (RAFT_MSG_READ_INDEX, proposals to the leader) will slot in here once the core has them. */
-static void refuse(struct sim *s, struct sim_member *m, const struct sim_packet *p, int rc)
-{
-    reply(s, m, p->from, &p->op, p->attempt, refusal(rc), 0);
-}
-
+/* A member takes a request whoever leads: a follower or learner forwards proposals and reads to
+ * its leader (raft_propose, raft_read_index). It refuses (and says who leads) only when it
+ * knows no leader, or when the log or the leader is busy. */
 static void request(struct sim *s, struct sim_member *m, const struct sim_packet *p)
 {
     struct sim_pending q = {
@@ -184,17 +192,16 @@ static void request(struct sim *s, struct sim_member *m, const struct sim_packet
         q.is_read = true;
         q.context = ++m->read_context;
         rc = raft_read_index(m->r, q.context);
-        ASSERT(rc == 0 || rc == -RINGD_ENOT_LEADER || rc == -RINGD_ENO_LEADER ||
-               rc == -RINGD_EFULL);
+        ASSERT(rc == 0 || rc == -RINGD_ENO_LEADER || rc == -RINGD_EFULL);
     } else {
         uint8_t buf[SIM_ENTRY_DATA_MAX];
         uint32_t len = sim_kv_encode(&p->op, buf);
         rc = raft_propose(m->r, buf, len, &q.index);
-        ASSERT(rc == 0 || rc == -RINGD_ENOT_LEADER || rc == -RINGD_EFULL ||
+        ASSERT(rc == 0 || rc == -RINGD_ENO_LEADER || rc == -RINGD_EFULL ||
                rc == -RINGD_ELEADER_CHANGED);
     }
     if (rc != 0) {
-        refuse(s, m, p, rc);
+        reply(s, m, p->from, &p->op, p->attempt, refusal(rc), 0);
         return;
     }
     *pending_slot(m) = q;
@@ -239,19 +246,26 @@ static void read_states(struct sim *s, struct sim_member *m, const struct raft_r
     serve_reads(s, m);
 }
 
-/* The proposal at index (if this member holds one) learns its fate. */
-static void answer_proposal(struct sim *s, struct sim_member *m, raft_index index,
-                            const struct sim_op *applied_op, uint32_t result)
+/* The proposals this member holds learn their fate from the entry applied at index: op (NULL:
+ * not an operation) with result, or a duplicate (applied false). One proposed here at index is
+ * done or, if another entry holds the index, failed; one forwarded is done when its operation
+ * applies, wherever the leader put it. */
+static void answer_proposals(struct sim *s, struct sim_member *m, raft_index index,
+                             const struct sim_op *op, bool applied, uint32_t result)
 {
     for (uint32_t i = 0; i < SIM_PENDING_MAX; i++) {
         struct sim_pending *q = &m->pending[i];
-        if (!q->used || q->is_read || q->index != index)
+        if (!q->used || q->is_read)
             continue;
-        bool mine = applied_op != NULL && applied_op->client == q->op.client &&
-                    applied_op->seq == q->op.seq;
-        /* Another entry holds the index: this proposal was cut and can never commit. */
-        reply(s, m, q->client, &q->op, q->attempt, mine ? SIM_REPLY_OK : SIM_REPLY_FAILED, result);
+        bool mine = op != NULL && op->client == q->op.client && op->seq == q->op.seq;
+        if (q->index != index && !(q->index == 0 && mine))
+            continue;
         q->used = false;
+        /* A duplicate of an operation applied before has no result to give: the client times
+         * out, the outcome unknown. */
+        if (!mine || applied)
+            reply(s, m, q->client, &q->op, q->attempt, mine ? SIM_REPLY_OK : SIM_REPLY_FAILED,
+                  result);
     }
 }
 
@@ -276,6 +290,9 @@ void sim_member_receive(struct sim *s, struct sim_member *m, const struct sim_pa
 
 void sim_member_tick(struct sim *s, struct sim_member *m)
 {
+    sim_conf_tick(s, m);
+    if (!m->up)
+        return;
     raft_tick(m->r);
     /* A little jitter on top of the drift. */
     sim_us next = m->tick_us + sim_rng_range(&s->rng, 0, SIM_MS(2)) - SIM_MS(1);
@@ -294,6 +311,7 @@ static void send_raft(struct sim *s, struct sim_member *m, const struct raft_msg
                   m->id, raft_msg_type_name(msg->type), msg->to, msg->term, msg->index,
                   msg->log_term, msg->commit, msg->n_entries, msg->reject);
     sim_require(s, sim_safety_outgoing(&s->safety, msg, &m->disk->durable));
+    s->stats.transfers_done += msg->type == RAFT_MSG_TIMEOUT_NOW;
     struct sim_packet p = {.kind = SIM_PKT_RAFT,
                            .from = m->idx,
                            .to = (uint32_t)msg->to - 1,
@@ -323,11 +341,14 @@ static void install_snapshot(struct sim *s, struct sim_member *m, const struct r
     if (!found)
         sim_fail(s, "member %" PRIu64 " installs snapshot %" PRIu64 " it never received", m->id,
                  index);
-    if (index <= m->applied)
+    /* A joining member (it knows no members) takes the cluster's first snapshot, at 0 too. */
+    bool joining = m->conf.n_voters == 0 && m->conf.n_learners == 0;
+    if (index <= m->applied && !(joining && index == 0))
         sim_fail(s, "member %" PRIu64 " installs snapshot %" PRIu64 " at or below applied %" PRIu64,
                  m->id, index, m->applied);
     m->kv = *kv;
     m->applied = index;
+    m->conf = rd->snapshot->conf;
     sim_require(s, sim_safety_applied(&s->safety, m->id, index, kv));
 }
 
@@ -376,12 +397,15 @@ static void apply(struct sim *s, struct sim_member *m, const struct raft_ready *
                      m->id, e->index, m->applied);
         struct sim_stored_entry se = sim_stored_entry_of(e);
         sim_require(s, sim_safety_committed(&s->safety, m->id, e->index, &se));
+        if (e->type == RAFT_ENTRY_CONF_CHANGE)
+            sim_conf_apply(s, m, e); /* changes the state machine's removed members too */
         struct sim_op op;
         bool is_op = sim_kv_decode(e->data, e->len, &op);
-        uint32_t result = is_op ? sim_kv_apply(&m->kv, &op) : 0;
+        uint32_t result = 0;
+        bool applied = is_op && sim_kv_apply(&m->kv, &op, &result);
         m->applied = e->index;
         sim_require(s, sim_safety_applied(&s->safety, m->id, e->index, &m->kv));
-        answer_proposal(s, m, e->index, is_op ? &op : NULL, result);
+        answer_proposals(s, m, e->index, is_op ? &op : NULL, applied, result);
     }
 }
 
@@ -454,7 +478,7 @@ static void maybe_snapshot(struct sim *s, struct sim_member *m)
         sim_fail(s,
                  "member %" PRIu64 " applied %" PRIu64 " which is not durable (log to %" PRIu64 ")",
                  m->id, m->applied, d->last);
-    struct raft_snapshot_meta snap = {.index = m->applied, .term = e->term, .conf = d->snap.conf};
+    struct raft_snapshot_meta snap = {.index = m->applied, .term = e->term, .conf = m->conf};
     sim_disk_save_snapshot(m->disk, &snap, &m->kv);
     raft_index keep = sim_rng_range(&s->rng, 0, 8);
     ASSERT(raft_compact(m->r, &snap, snap.index > keep ? snap.index - keep : 0) == 0);

@@ -18,6 +18,7 @@ void sim_safety_reset(struct sim_safety *s)
     memset(s->kv_known, 0, sizeof(s->kv_known));
     s->known_max = 0;
     s->quorum_floor = 0;
+    s->quorum_shape = 0;
     s->term_max = 0;
     s->why[0] = 0;
 }
@@ -99,15 +100,53 @@ static bool durable_has(const struct sim_disk_view *v, raft_index index,
     return mine != NULL && same_entry(mine, e);
 }
 
-bool sim_safety_quorum_durable(struct sim_safety *s, const struct sim_disk_view *const *views,
-                               uint32_t n)
+/* A hash of what the quorum check depends on besides the disks, which only gain committed
+ * entries: the configurations, and which members can still vote. */
+static uint64_t quorum_shape(const struct raft_conf_state *confs, uint32_t n_confs,
+                             const struct sim_disk_view *const *views, uint32_t n_views)
 {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (uint32_t c = 0; c < n_confs; c++)
+        for (uint32_t i = 0; i < confs[c].n_voters; i++)
+            h = (h ^ confs[c].voters[i] ^ (uint64_t)c << 32) * 0x100000001b3ull;
+    for (uint32_t k = 0; k < n_views; k++)
+        h = (h ^ (views[k] != NULL) << k) * 0x100000001b3ull;
+    return h;
+}
+
+/* Voters of c that can vote and lack entry i (of truth e). */
+static uint32_t lacking(const struct raft_conf_state *c, const struct sim_disk_view *const *views,
+                        uint32_t n_views, raft_index i, const struct sim_stored_entry *e)
+{
+    uint32_t n = 0;
+    for (uint32_t v = 0; v < c->n_voters; v++) {
+        raft_id id = c->voters[v];
+        ASSERT(id >= 1 && id <= n_views);
+        const struct sim_disk_view *d = views[id - 1];
+        n += d != NULL && !durable_has(d, i, e);
+    }
+    return n;
+}
+
+bool sim_safety_quorum_durable(struct sim_safety *s, const struct raft_conf_state *confs,
+                               uint32_t n_confs, const struct sim_disk_view *const *views,
+                               uint32_t n_views)
+{
+    uint64_t shape = quorum_shape(confs, n_confs, views, n_views);
+    if (shape != s->quorum_shape) {
+        s->quorum_shape = shape;
+        s->quorum_floor = 0; /* check everything again against the new shape */
+    }
     for (raft_index i = s->quorum_floor + 1; i <= s->known_max && s->known[i]; i++) {
-        uint32_t have = 0;
-        for (uint32_t k = 0; k < n; k++)
-            have += durable_has(views[k], i, &s->truth[i]);
-        if (have < n / 2 + 1)
-            return FAIL(s, "committed entry %" PRIu64 " is durable on %u of %u voters", i, have, n);
+        for (uint32_t c = 0; c < n_confs; c++) {
+            uint32_t n = confs[c].n_voters,
+                     lack = lacking(&confs[c], views, n_views, i, &s->truth[i]);
+            if (lack >= n / 2 + 1)
+                return FAIL(s,
+                            "committed entry %" PRIu64 " is missing on %u of the %u voters of a "
+                            "configuration a member may campaign in",
+                            i, lack, n);
+        }
         s->quorum_floor = i;
     }
     return true;

@@ -1,8 +1,9 @@
 /* Raft's safety properties, checked as the simulation runs: at most one leader per term; the
  * committed log is one log (what any member applies or holds committed at an index never
- * differs, and is never rewritten on any disk); every committed entry is durable on a quorum of
- * voters; state machines are equal at equal applied indexes; a member's messages promise only
- * what its disk holds. Each check returns false with the reason in why. */
+ * differs, and is never rewritten on any disk); every committed entry is durable on enough
+ * voters that no majority of the last two configurations lacks it; state machines are equal at
+ * equal applied indexes; a member's messages promise only what its disk holds. Each check returns
+ * false with the reason in why. */
 #ifndef RINGD_SIM_SAFETY_H
 #define RINGD_SIM_SAFETY_H
 
@@ -23,6 +24,7 @@ struct sim_safety {
     bool kv_known[SIM_LOG_MAX];
     raft_index known_max;
     raft_index quorum_floor; /* every known entry up to here was seen durable on a quorum */
+    uint64_t quorum_shape;   /* the configurations and voters quorum_floor holds for */
     raft_term term_max;
     char why[256];
 };
@@ -40,9 +42,13 @@ bool sim_safety_written(struct sim_safety *s, raft_id id, raft_index index,
 /* A member's state machine after applying index (or loading a snapshot at index). */
 bool sim_safety_applied(struct sim_safety *s, raft_id id, raft_index index,
                         const struct sim_kv *kv);
-/* Every committed entry is durable on a quorum of the n voters whose durable views are given. */
-bool sim_safety_quorum_durable(struct sim_safety *s, const struct sim_disk_view *const *views,
-                               uint32_t n);
+/* Every committed entry survives any election: in each configuration a member may campaign in
+ * (confs), fewer voters than a majority lack it on disk, so every majority a candidate can win
+ * holds it (for a fixed configuration: it is durable on a majority). views[id - 1] is member
+ * id's durable view, NULL for one that can vote no more (stopped for good, or never started). */
+bool sim_safety_quorum_durable(struct sim_safety *s, const struct raft_conf_state *confs,
+                               uint32_t n_confs, const struct sim_disk_view *const *views,
+                               uint32_t n_views);
 /* Message m may leave member m->from whose disk holds durable: votes and acknowledgements only
  * once what they promise is durable; a leader's traffic only once its term is. */
 bool sim_safety_outgoing(struct sim_safety *s, const struct raft_msg *m,

@@ -22,6 +22,7 @@ enum sim_event_kind {
     SIM_EV_CLIENT_TIMEOUT, /* a: client, b: operation: give up, outcome unknown */
     SIM_EV_FAULT,          /* inject the next fault */
     SIM_EV_HEAL,           /* a: the fault slot that ends */
+    SIM_EV_STOP,           /* a: member, b: its incarnation: a removed member shuts down */
 };
 
 struct sim_event {
