@@ -107,14 +107,18 @@ struct raft_actor_read_round {
 /* Entries of the log window kept for the actor's own (a new leader's empty entry, its
  * attributes, the version): clients get "too many requests" before they could take them. */
 #define RAFT_ACTOR_RESERVED_ENTRIES 8
-/* The smallest log window (entries): half of it is asked for a snapshot, and a snapshot of a
- * large store takes a second or so, so the window must hold seconds of writes at full speed
- * (65,536 refused 5% of 1,000,000 puts at 100 clients, snapshots running back to back). */
-#define RAFT_ACTOR_WINDOW_MIN (1u << 18)
+/* The smallest log window (entries): half of it is asked for a snapshot, and under sustained
+ * writes snapshots of a large store run back to back, so the window must hold what two of
+ * them take at full speed: 2^18 fell behind at about 1M versions in the store (a 4 s snapshot
+ * each 126,000 entries, three members on this project's 2-core VM); 2^19 holds twice that. */
+#define RAFT_ACTOR_WINDOW_MIN (1u << 19)
 /* The bytes the window's entries may hold: its ring is touched whole as it wraps, so this is
  * resident memory. A full ring asks for a snapshot and refuses writes meanwhile ("too many
- * requests"); 64 MiB is half a window of 256-byte puts, and 42 of the largest requests. */
-#define RAFT_ACTOR_WINDOW_BYTES (64ull << 20)
+ * requests"). Snapshots run back to back under sustained writes, each as long as the store is
+ * large, and the ring holds what two of them take: at a 300-byte put, 128 MiB keeps up with a
+ * store of about 500 MB of history on this project's 2-core VM with three members sharing one
+ * disk (64 MiB fell behind at 340 MB: docs/PERFORMANCE.md). */
+#define RAFT_ACTOR_WINDOW_BYTES (128ull << 20)
 
 struct raft_actor {
     /* Set before runtime_start. */
