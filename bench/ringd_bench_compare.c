@@ -13,7 +13,7 @@
 struct side {
     const char *name;
     char endpoint[RBENCH_ENDPOINTS_MAX][RBENCH_ENDPOINT_BYTES_MAX];
-    uint32_t endpoints; /* a cluster's members: the clients spread over them */
+    uint32_t endpoints;         /* a cluster's members: the clients spread over them */
     struct rbench_result run;   /* the round being run */
     struct rbench_result total; /* every round merged */
     double round_ops_per_s[RBENCH_COMPARE_ROUNDS_MAX];
@@ -77,7 +77,8 @@ static void side_run(const struct rbench_config *c, struct side *s, uint32_t rou
 {
     if (s->total.fatal != 0)
         return; /* it could not run before; it will not now */
-    (void)rbench_run(c, (const char(*)[RBENCH_ENDPOINT_BYTES_MAX])s->endpoint, s->endpoints, s->name, &s->run);
+    (void)rbench_run(c, (const char(*)[RBENCH_ENDPOINT_BYTES_MAX])s->endpoint, s->endpoints,
+                     s->name, &s->run);
     if (c->json)
         rbench_report_json(out, c, &s->run, round, 1);
     else if (!c->no_progress)

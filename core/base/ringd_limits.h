@@ -205,20 +205,20 @@ _Static_assert(RAFT_MSG_ENTRIES_MAX <= RAFT_OUTBOX_ENTRIES_MAX, "one MsgApp fits
 /* Peer transport (net/peer, net/peer_codec). Frames are [u32 length][u8 type][payload]. */
 /* One frame's payload: a MsgApp carries at least one entry of up to RAFT_ENTRY_BYTES_MAX plus
  * up to msg_bytes_max of others, with a few bytes of framing per entry. */
-#define PEER_FRAME_BYTES_MAX          (RAFT_ENTRY_BYTES_MAX + (4u << 20))
-#define PEER_QUEUE_MSGS_MAX           4096 /* messages queued for one peer, not yet sent */
-#define PEER_QUEUE_BYTES_MAX          PEER_FRAME_BYTES_MAX /* their bytes (at least one frame) */
-#define PEER_BUFFER_BYTES_MIN         (64u << 10) /* a buffer's first size; doubles up to max */
-#define PEER_BUFFER_RETAIN_BYTES      (1u << 20) /* a larger buffer is freed once it is empty */
-#define PEER_INBOUND_CONNS_MAX        (4 * RAFT_MEMBERS_MAX) /* accepted connections at once */
-#define PEER_BACKOFF_MS_MIN           50   /* first wait before redialing a peer that is down */
-#define PEER_BACKOFF_MS_MAX           1000 /* the wait doubles up to this */
-#define PEER_DIAL_TIMEOUT_MS          1000 /* a connect that takes longer fails */
-#define PEER_ACCEPT_RETRY_MS          100  /* a failed accept (EMFILE...) is posted again after */
-#define PEER_HELLO_TIMEOUT_MS         2000 /* the acceptor's Hello comes by then or the link drops */
-#define PEER_SNAP_CHUNK_BYTES         (1u << 20) /* one snapshot chunk: one read, one frame */
-#define PEER_SNAP_STREAMS_MAX         1 /* snapshot streams to one peer at once */
-#define PEER_URL_ERROR_BYTES_MAX      256 /* why a peer URL was refused */
+#define PEER_FRAME_BYTES_MAX     (RAFT_ENTRY_BYTES_MAX + (4u << 20))
+#define PEER_QUEUE_MSGS_MAX      4096 /* messages queued for one peer, not yet sent */
+#define PEER_QUEUE_BYTES_MAX     PEER_FRAME_BYTES_MAX /* their bytes (at least one frame) */
+#define PEER_BUFFER_BYTES_MIN    (64u << 10)          /* a buffer's first size; doubles up to max */
+#define PEER_BUFFER_RETAIN_BYTES (1u << 20) /* a larger buffer is freed once it is empty */
+#define PEER_INBOUND_CONNS_MAX   (4 * RAFT_MEMBERS_MAX) /* accepted connections at once */
+#define PEER_BACKOFF_MS_MIN      50   /* first wait before redialing a peer that is down */
+#define PEER_BACKOFF_MS_MAX      1000 /* the wait doubles up to this */
+#define PEER_DIAL_TIMEOUT_MS     1000 /* a connect that takes longer fails */
+#define PEER_ACCEPT_RETRY_MS     100  /* a failed accept (EMFILE...) is posted again after */
+#define PEER_HELLO_TIMEOUT_MS    2000 /* the acceptor's Hello comes by then or the link drops */
+#define PEER_SNAP_CHUNK_BYTES    (1u << 20) /* one snapshot chunk: one read, one frame */
+#define PEER_SNAP_STREAMS_MAX    1          /* snapshot streams to one peer at once */
+#define PEER_URL_ERROR_BYTES_MAX 256        /* why a peer URL was refused */
 _Static_assert(PEER_FRAME_BYTES_MAX < (1u << 31), "a frame length fits in 31 bits");
 _Static_assert(PEER_SNAP_CHUNK_BYTES <= PEER_FRAME_BYTES_MAX, "a chunk fits in a frame");
 
