@@ -144,3 +144,33 @@ bool proposal_routes_expire(struct proposal_routes *t, uint64_t now_tick, uint64
     routes_remove(t, t->oldest, h, out);
     return true;
 }
+
+void proposal_routes_set_waiting(struct proposal_routes *t, uint64_t id, bool waiting)
+{
+    uint32_t h = routes_find(t, id);
+    ASSERT(h != ROUTES_END);
+    t->slots[t->map[h] - 1].waiting = waiting;
+}
+
+uint64_t proposal_routes_next_waiting(const struct proposal_routes *t, uint64_t after_id,
+                                      struct apply_route *out)
+{
+    uint32_t s = t->oldest;
+    if (after_id != 0) {
+        uint32_t h = routes_find(t, after_id);
+        ASSERT(h != ROUTES_END);
+        s = t->slots[t->map[h] - 1].newer;
+    }
+    for (; s != ROUTES_END; s = t->slots[s].newer) {
+        if (t->slots[s].waiting) {
+            *out = t->slots[s].route;
+            return t->slots[s].id;
+        }
+    }
+    return 0;
+}
+
+uint64_t proposal_routes_oldest_deadline(const struct proposal_routes *t)
+{
+    return t->oldest == ROUTES_END ? UINT64_MAX : t->slots[t->oldest].deadline_tick;
+}

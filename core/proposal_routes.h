@@ -17,7 +17,8 @@
 #include "apply_batch.h"
 
 struct proposal_route {
-    uint64_t id; /* 0: the slot is free */
+    uint64_t id;  /* 0: the slot is free */
+    bool waiting; /* not proposed yet: no leader was known (proposal_routes_next_waiting) */
     uint64_t deadline_tick;
     struct apply_route route; /* index 0 while not known (forwarded to the leader) */
     uint32_t older;           /* the list in proposal order; UINT32_MAX ends it */
@@ -48,8 +49,19 @@ static inline bool proposal_routes_full(const struct proposal_routes *t)
 void proposal_routes_add(struct proposal_routes *t, uint64_t id, const struct apply_route *r,
                          uint64_t deadline_tick);
 
+/* Marks id's route as waiting for a leader (it is in the table, not in the log) or not. */
+void proposal_routes_set_waiting(struct proposal_routes *t, uint64_t id, bool waiting);
+
+/* The id of the oldest waiting route proposed after after_id (0: from the oldest), or 0 when
+ * there is none; *out gets its route. Takes O(routes) at most: used when a leader appears. */
+uint64_t proposal_routes_next_waiting(const struct proposal_routes *t, uint64_t after_id,
+                                      struct apply_route *out);
+
 /* Removes the route of id into *out: true, or false when id is not a proposal of this table. */
 bool proposal_routes_take(struct proposal_routes *t, uint64_t id, struct apply_route *out);
+
+/* The oldest route's deadline (UINT64_MAX when there is none): the one expire looks at. */
+uint64_t proposal_routes_oldest_deadline(const struct proposal_routes *t);
 
 /* Removes the oldest route if its deadline is at or before now_tick (true), or one whose index
  * is known and at or below committed (its entry was replaced by another leader's). */

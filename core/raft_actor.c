@@ -124,11 +124,43 @@ static void raft_actor_propose(struct raft_actor *ra, uint16_t shard, struct kv_
     if (!proposal_routes_full(&ra->routes) && raft_actor_window_room(ra) &&
         (err = raft_propose(ra->raft, p->entry, p->entry_len, &index)) == -RINGD_EFULL)
         raft_actor_ask_snapshot(ra); /* the window's bytes: a snapshot lets it compact */
+    if (err == -RINGD_ENO_LEADER && !ra->stopping) {
+        /* As etcd's node holds proposals while it knows no leader: it waits for one (or its
+         * request timeout), proposed when raft_actor_propose_waiting finds a leader. */
+        raft_actor_route(ra, id, 0, shard, p);
+        proposal_routes_set_waiting(&ra->routes, id, true);
+        return;
+    }
     if (err < 0) {
         raft_actor_refuse(ra, shard, p, raft_actor_propose_err(err));
         return;
     }
     raft_actor_route(ra, id, index, shard, p);
+}
+
+/* A leader is known: the proposals that waited for one go into the log, oldest first; one the
+ * log cannot take now is answered as a new proposal would be. */
+static void raft_actor_propose_waiting(struct raft_actor *ra)
+{
+    struct apply_route r;
+    uint64_t id = proposal_routes_next_waiting(&ra->routes, 0, &r);
+    while (id != 0) {
+        raft_index index = 0;
+        int err = raft_propose(ra->raft, r.proposal->entry, r.proposal->entry_len, &index);
+        if (err == -RINGD_ENO_LEADER)
+            return; /* lost it again: they wait on */
+        uint64_t next = proposal_routes_next_waiting(&ra->routes, id, &r);
+        struct apply_route taken;
+        if (err < 0 && proposal_routes_take(&ra->routes, id, &taken)) {
+            raft_actor_refuse(ra, taken.shard, taken.proposal, raft_actor_propose_err(err));
+        } else if (err == 0) {
+            proposal_routes_set_waiting(&ra->routes, id, false);
+            if (index > ra->log_last)
+                ra->log_last = index;
+        }
+        id = next;
+    }
+    raft_actor_arm_turn(ra);
 }
 
 void raft_actor_route(struct raft_actor *ra, uint64_t id, raft_index index, uint16_t shard,
@@ -190,10 +222,20 @@ static void raft_actor_publish_own(struct raft_actor *ra)
 static void raft_actor_expire(struct raft_actor *ra)
 {
     struct apply_route r;
-    while (proposal_routes_expire(&ra->routes, ra->ticks, ra->committed, &r))
-        raft_actor_refuse(ra, r.shard, r.proposal,
-                          r.index != 0 && r.index <= ra->committed ? -RINGD_ELEADER_CHANGED
-                                                                   : -RINGD_ETIMEOUT);
+    for (;;) {
+        uint64_t deadline = proposal_routes_oldest_deadline(&ra->routes);
+        if (!proposal_routes_expire(&ra->routes, ra->ticks, ra->committed, &r))
+            return;
+        /* etcd's parseProposeCtxErr: a request that started within two election timeouts
+         * before the current leader was elected timed out because the last one failed. */
+        uint64_t start = deadline - ra->request_timeout_ticks;
+        bool leader_fail =
+            start < ra->leader_tick && start + 2 * ra->election_ticks > ra->leader_tick;
+        int err = r.index != 0 && r.index <= ra->committed ? -RINGD_ELEADER_CHANGED
+                  : leader_fail                            ? -RINGD_ETIMEOUT_LEADER_FAIL
+                                                           : -RINGD_ETIMEOUT;
+        raft_actor_refuse(ra, r.shard, r.proposal, err);
+    }
 }
 
 /* A member's attributes entry: the raft actor's members table learns its name too (the strict
@@ -262,8 +304,12 @@ static void raft_actor_publish(struct raft_actor *ra, const struct raft_ready *r
     if (rd->soft_state_changed || rd->has_hard_state)
         cluster_view_set_leader(ra->view, rd->leader, ra->term);
     if (rd->soft_state_changed) {
+        if (rd->leader != RAFT_NONE && rd->leader != ra->leader)
+            ra->leader_tick = ra->ticks;
         ra->leader = rd->leader;
         raft_actor_conf_leader(ra);
+        if (ra->leader != RAFT_NONE)
+            raft_actor_propose_waiting(ra);
     }
 }
 

@@ -159,6 +159,7 @@ struct raft_actor {
     uint64_t request_timeout_ticks;    /* etcd's ReqTimeout: 5 s + 2 election timeouts */
     raft_term term;                    /* the current term, as the last Ready said */
     raft_id leader;                    /* as the last Ready said */
+    uint64_t leader_tick;              /* when that leader became known */
     struct outbox replies[ACTORS_MAX]; /* by shard id: refusals and MSG_SERVE */
     struct proposal_routes routes;     /* proposals in the log, not yet committed */
     uint64_t next_id;                  /* the next request id (etcd's idutil layout) */

@@ -65,6 +65,32 @@ static void test_expire_oldest_first(void **state)
     proposal_routes_destroy(&t);
 }
 
+/* Routes waiting for a leader are found oldest first, and leave the waiting set when proposed
+ * or taken. */
+static void test_waiting(void **state)
+{
+    (void)state;
+    struct proposal_routes t;
+    assert_int_equal(proposal_routes_init(&t, 4), 0);
+    add(&t, 1, 0, 1, 100);
+    add(&t, 2, 0, 2, 100);
+    add(&t, 3, 7, 3, 100);
+    add(&t, 4, 0, 4, 100);
+    struct apply_route out;
+    assert_int_equal(proposal_routes_next_waiting(&t, 0, &out), 0); /* none waits */
+    proposal_routes_set_waiting(&t, 4, true);
+    proposal_routes_set_waiting(&t, 2, true);
+    assert_int_equal(proposal_routes_next_waiting(&t, 0, &out), 2); /* proposal order, not id */
+    assert_int_equal(out.shard, 2);
+    assert_int_equal(proposal_routes_next_waiting(&t, 2, &out), 4);
+    assert_int_equal(proposal_routes_next_waiting(&t, 4, &out), 0);
+    proposal_routes_set_waiting(&t, 2, false);
+    assert_int_equal(proposal_routes_next_waiting(&t, 0, &out), 4);
+    assert_true(proposal_routes_take(&t, 4, &out));
+    assert_int_equal(proposal_routes_next_waiting(&t, 0, &out), 0);
+    proposal_routes_destroy(&t);
+}
+
 /* Random adds and takes of ids that collide in the map's low bits, checked against a model. */
 static void test_random_against_model(void **state)
 {
@@ -107,6 +133,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_take_by_id),
         cmocka_unit_test(test_expire_oldest_first),
+        cmocka_unit_test(test_waiting),
         cmocka_unit_test(test_random_against_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
