@@ -274,11 +274,41 @@ static void cluster_start(struct cluster *c, const char *dir, char *const *args)
 static void cluster_stop(struct cluster *c)
 {
     for (int i = 0; i < c->count; i++) {
-        grpc_client_conn_close(c->m[i].conn);
+        if (c->m[i].conn != NULL)
+            grpc_client_conn_close(c->m[i].conn);
         c->m[i].conn = NULL;
         assert_int_equal(test_server_stop(&c->m[i].server), 0);
     }
     grpc_client_destroy(c->client);
+}
+
+static bool leader_unknown(void *arg)
+{
+    uint64_t member_id, cluster_id;
+    return member_leader(arg, &member_id, &cluster_id) == 0;
+}
+
+/* m knows no leader: a call with "hasleader: true" (clientv3's WithRequireLeader) fails as
+ * etcd's does; a serializable read without it is served from what m has. */
+static void expect_no_leader(struct cluster *c, struct member *m)
+{
+    assert_true(test_wait_until(leader_unknown, m, LEADER_WAIT_MS));
+    Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
+    req.key = (ProtobufCBinaryData){1, (uint8_t *)"k"};
+    req.serializable = true;
+    const struct grpc_client_metadata md = {.name = "hasleader", .value = "true"};
+    const struct grpc_client_request r = {.path = "/etcdserverpb.KV/Range",
+                                          .message = &req.base,
+                                          .response = &etcdserverpb__range_response__descriptor,
+                                          .timeout_ms = CALL_TIMEOUT_MS,
+                                          .metadata = &md,
+                                          .metadata_count = 1};
+    struct grpc_client_reply reply;
+    assert_int_equal(grpc_client_unary_sync(m->conn, &r, CALL_TIMEOUT_MS + 1000, &reply), 0);
+    assert_int_equal(reply.status, GRPC_STATUS_UNAVAILABLE);
+    assert_string_equal(reply.message, "etcdserver: no leader");
+    grpc_client_reply_free(&reply);
+    assert_true(member_has_all(c, m, true));
 }
 
 static void test_cluster_failover(void **state)
@@ -311,6 +341,18 @@ static void test_cluster_failover(void **state)
     member_ready(c, dead);
     wait_caught_up(c, dead);
     assert_true(member_has_all(c, dead, false));
+
+    /* Two of three gone: the last one loses its leader for good. */
+    struct member *last = &c->m[leader];
+    for (int i = 0; i < MEMBERS; i++) {
+        if (&c->m[i] == last)
+            continue;
+        assert_int_equal(test_server_kill(&c->m[i].server), 137);
+        grpc_client_conn_close(c->m[i].conn);
+        c->m[i].conn = NULL;
+        c->m[i].up = false;
+    }
+    expect_no_leader(c, last);
     cluster_stop(c);
 }
 
