@@ -41,6 +41,7 @@ void cluster_view_reset_progress(struct cluster_view *v)
     atomic_init(&v->raft_term, 0);
     atomic_init(&v->raft_index, 0);
     atomic_init(&v->is_learner, false);
+    atomic_init(&v->voters, 0);
     atomic_init(&v->raft_applied_index, 0);
     atomic_init(&v->revision, CLUSTER_VIEW_REVISION_EMPTY);
     atomic_init(&v->db_size_bytes, 0);
@@ -72,6 +73,12 @@ void cluster_view_set_raft_index(struct cluster_view *v, uint64_t raft_index)
     ASSERT(v != NULL);
     ASSERT(raft_index >= atomic_load_explicit(&v->raft_index, memory_order_relaxed));
     atomic_store_explicit(&v->raft_index, raft_index, memory_order_relaxed);
+}
+
+void cluster_view_set_voters(struct cluster_view *v, uint32_t voters)
+{
+    ASSERT(v != NULL);
+    atomic_store(&v->voters, voters);
 }
 
 void cluster_view_set_is_learner(struct cluster_view *v, bool is_learner)

@@ -41,6 +41,9 @@ struct cluster_view {
     _Atomic uint64_t raft_term;
     _Atomic uint64_t raft_index; /* committed */
     _Atomic bool is_learner;
+    /* Voters in the configuration as of the last entry committed: a single voter serves
+     * linearizable reads without a read index. Sequentially consistent, unlike the others. */
+    _Atomic uint32_t voters;
 
     /* Written by the apply actor. */
     alignas(CLUSTER_VIEW_LINE_BYTES) _Atomic uint64_t raft_applied_index;
@@ -113,6 +116,11 @@ static inline int64_t cluster_view_db_size_in_use_bytes(const struct cluster_vie
     return atomic_load_explicit(&v->db_size_in_use_bytes, memory_order_relaxed);
 }
 
+static inline uint32_t cluster_view_voters(const struct cluster_view *v)
+{
+    return atomic_load(&v->voters);
+}
+
 static inline bool cluster_view_is_learner(const struct cluster_view *v)
 {
     return atomic_load_explicit(&v->is_learner, memory_order_relaxed);
@@ -123,6 +131,7 @@ static inline bool cluster_view_is_learner(const struct cluster_view *v)
 void cluster_view_set_leader(struct cluster_view *v, uint64_t leader_id, uint64_t raft_term);
 void cluster_view_set_raft_index(struct cluster_view *v, uint64_t raft_index);
 void cluster_view_set_is_learner(struct cluster_view *v, bool is_learner);
+void cluster_view_set_voters(struct cluster_view *v, uint32_t voters);
 void cluster_view_set_applied(struct cluster_view *v, uint64_t raft_applied_index,
                               int64_t revision);
 void cluster_view_set_db_size(struct cluster_view *v, int64_t db_size_bytes,

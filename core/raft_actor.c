@@ -591,13 +591,25 @@ static bool raft_actor_joining(const struct raft_actor *ra)
  * Members of a larger cluster wait for an election timeout, fast-forwarded as etcd's
  * --initial-election-tick-advance does so the first election does not wait a whole timeout.
  * A joining member does neither: it is no voter yet. */
+static bool raft_actor_leads(const struct raft_actor *ra)
+{
+    static struct raft_status st; /* large; the raft actor's thread only */
+    raft_status(ra->raft, &st);
+    return st.state == RAFT_LEADER;
+}
+
 static void raft_actor_elect(struct raft_actor *ra)
 {
     if (raft_actor_joining(ra))
         return;
-    if (ra->view->ids.members_count == 1) {
-        int err = raft_campaign(ra->raft);
-        ASSERT(err == 0); /* the only voter may campaign */
+    uint32_t voters = 0;
+    for (uint32_t i = 0; i < ra->members.count; i++)
+        voters += !ra->members.items[i].is_learner;
+    const struct member_info *self = members_find(&ra->members, ra->view->member_id);
+    /* The only voter (as of the snapshot: the core refuses while later membership entries wait
+     * to be applied, and the clock elects then) leads at once. */
+    if (voters == 1 && self != NULL && !self->is_learner && raft_campaign(ra->raft) == 0 &&
+        raft_actor_leads(ra)) {
         ra->leader = ra->view->member_id;
         raft_actor_publish_own(ra);
         return;

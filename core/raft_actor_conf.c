@@ -326,6 +326,10 @@ void raft_actor_conf_publish(struct raft_actor *ra)
 {
     const struct member_info *self = members_find(&ra->members, ra->view->member_id);
     cluster_view_set_is_learner(ra->view, self != NULL && self->is_learner);
+    uint32_t voters = 0;
+    for (uint32_t i = 0; i < ra->members.count; i++)
+        voters += !ra->members.items[i].is_learner;
+    cluster_view_set_voters(ra->view, voters);
 }
 
 static void conf_transfer_remove(struct raft_actor *ra, uint32_t i, int err)

@@ -75,10 +75,11 @@ enum kv_read_kind {
 };
 
 /* A linearizable read in a cluster waits for a read index; a serializable one, or any read on
- * a single member (whose store holds every acknowledged write), is served now. */
+ * the only voter (whose store holds every acknowledged write), is served now. */
 static bool kv_read_now(const struct shard *s, bool serializable)
 {
-    return serializable || s->common->view->ids.members_count == 1;
+    const struct cluster_view *v = s->common->view;
+    return serializable || (cluster_view_voters(v) == 1 && !cluster_view_is_learner(v));
 }
 
 static void kv_ask_read_index(struct shard *s)

@@ -414,12 +414,10 @@ static void expect_output(const char *out, const char *want)
 
 /* member add --learner: the new member's id and the --initial-cluster etcdctl printed. A second
  * learner is refused as etcd refuses it. */
-static uint64_t add_learner(struct cluster *c, struct member *n4, const char *eps, char *initial)
+/* etcdctl member add's output: the new member's id, and the --initial-cluster it prints for it
+ * into initial. */
+static uint64_t parse_member_add(struct cluster *c, const char *out, char *initial)
 {
-    static char out[OUTPUT_BYTES];
-    char url[64];
-    snprintf(url, sizeof url, "--peer-urls=http://127.0.0.1:%u", n4->peer_port);
-    assert_int_equal(ETCDCTL(eps, out, "member", "add", n4->name, url, "--learner"), 0);
     uint64_t id = 0, cid = 0;
     const char *line = strstr(out, "Member ");
     assert_non_null(line);
@@ -431,6 +429,16 @@ static uint64_t add_learner(struct cluster *c, struct member *n4, const char *ep
     size_t len = strcspn(ic, "\"");
     memcpy(initial, ic, len);
     initial[len] = '\0';
+    return id;
+}
+
+static uint64_t add_learner(struct cluster *c, struct member *n4, const char *eps, char *initial)
+{
+    static char out[OUTPUT_BYTES];
+    char url[64];
+    snprintf(url, sizeof url, "--peer-urls=http://127.0.0.1:%u", n4->peer_port);
+    assert_int_equal(ETCDCTL(eps, out, "member", "add", n4->name, url, "--learner"), 0);
+    uint64_t id = parse_member_add(c, out, initial);
     assert_int_not_equal(
         ETCDCTL(eps, out, "member", "add", "n5", "--peer-urls=http://127.0.0.1:1", "--learner"), 0);
     expect_output(out, "etcdserver: too many learner members in cluster");
@@ -700,6 +708,50 @@ static void test_cluster_force_new(void **state)
     test_remove_dir(dir);
 }
 
+/* A one-member cluster grows: etcdctl member add of a voter (etcd lets a second voter join a
+ * one-member cluster), which joins with --initial-cluster-state existing; then both take
+ * writes and serve linearizable reads (a read index, now that there are two voters). */
+static void test_cluster_grow_from_one(void **state)
+{
+    (void)state;
+    struct cluster *c = &the_cluster;
+    const char *dir = test_temp_dir("cluster-grow");
+    *c = (struct cluster){.count = 1, .want_leader = -1};
+    struct member *n1 = &c->m[0], *n2 = &c->m[1];
+    member_init(n1, dir, 0);
+    member_init(n2, dir, 1);
+    snprintf(c->initial, sizeof c->initial, "n1=http://127.0.0.1:%u", n1->peer_port);
+    const struct grpc_client_config cc = {0};
+    assert_int_equal(grpc_client_create(&cc, &c->client), 0);
+    member_spawn(n1, c->initial, NULL);
+    member_ready(c, n1);
+    assert_int_equal(cluster_wait_leader(c), 0);
+    write_round(c, 0);
+
+    static char out[OUTPUT_BYTES], initial[512];
+    char url[64];
+    snprintf(url, sizeof url, "--peer-urls=http://127.0.0.1:%u", n2->peer_port);
+    assert_int_equal(ETCDCTL(n1->server.endpoint, out, "member", "add", n2->name, url), 0);
+    (void)parse_member_add(c, out, initial);
+    char *const join_flags[] = {"--heartbeat-interval",
+                                "50",
+                                "--election-timeout",
+                                "500",
+                                "--initial-cluster-state",
+                                "existing",
+                                NULL};
+    member_spawn(n2, initial, join_flags);
+    c->count = 2;
+    member_ready(c, n2);
+    wait_caught_up(c, n2);
+    write_round(c, cluster_wait_leader(c));
+    assert_true(member_has_all(c, n1, false));
+    assert_true(member_has_all(c, n2, false));
+    expect_members(n1, 2);
+    cluster_stop(c);
+    test_remove_dir(dir);
+}
+
 /* A test that failed half-way leaves no member running. */
 static int cluster_teardown(void **state)
 {
@@ -719,6 +771,7 @@ int main(void)
         cmocka_unit_test_teardown(test_cluster_join, cluster_teardown),
         cmocka_unit_test_teardown(test_cluster_snapshot_catch_up, cluster_teardown),
         cmocka_unit_test_teardown(test_cluster_force_new, cluster_teardown),
+        cmocka_unit_test_teardown(test_cluster_grow_from_one, cluster_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

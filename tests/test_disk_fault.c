@@ -41,6 +41,7 @@ static void start_with(struct test_proc *p, uint16_t port, char *extra)
 {
     char urls[64];
     snprintf(urls, sizeof urls, "http://127.0.0.1:%u", port);
+    char peer[64];
     char *argv[] = {(char *)test_ringd_bin(),
                     "--data-dir",
                     data_dir,
@@ -48,6 +49,8 @@ static void start_with(struct test_proc *p, uint16_t port, char *extra)
                     urls,
                     "--advertise-client-urls",
                     urls,
+                    "--listen-peer-urls",
+                    test_peer_url(peer, sizeof peer),
                     extra,
                     NULL};
     assert_int_equal(test_proc_start(p, argv), 0);

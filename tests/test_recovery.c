@@ -32,7 +32,7 @@ static struct grpc_client_conn *conn;
 static uint16_t start_only(struct test_proc *p)
 {
     uint16_t port = test_free_port();
-    char urls[64];
+    char urls[64], peer[64];
     snprintf(urls, sizeof urls, "http://127.0.0.1:%u", port);
     char *argv[] = {(char *)test_ringd_bin(),
                     "--data-dir",
@@ -45,6 +45,8 @@ static uint16_t start_only(struct test_proc *p)
                     urls,
                     "--advertise-client-urls",
                     urls,
+                    "--listen-peer-urls",
+                    test_peer_url(peer, sizeof peer),
                     NULL};
     assert_int_equal(test_proc_start(p, argv), 0);
     return port;

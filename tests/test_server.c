@@ -34,11 +34,14 @@ static void server_start(struct server *s, const char *extra_flag)
     snprintf(s->urls, sizeof(s->urls), "http://127.0.0.1:%u,unix://localhost:%u", s->port, s->port);
     char advertise[64];
     snprintf(advertise, sizeof(advertise), "http://127.0.0.1:%u", s->port);
+    char peer[64];
     char *argv[] = {(char *)test_ringd_bin(),
                     "--listen-client-urls",
                     s->urls,
                     "--advertise-client-urls",
                     advertise,
+                    "--listen-peer-urls",
+                    test_peer_url(peer, sizeof peer),
                     (char *)extra_flag,
                     NULL};
     assert_int_equal(test_proc_start(&s->proc, argv), 0);
@@ -197,13 +200,15 @@ static void test_port_in_use_exits_1(void **state)
         .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(bind(blocker, (struct sockaddr *)&addr, sizeof(addr)), 0);
     assert_int_equal(listen(blocker, 1), 0);
-    char urls[64];
+    char urls[64], peer[64];
     snprintf(urls, sizeof(urls), "http://127.0.0.1:%u", port);
     char *argv[] = {(char *)test_ringd_bin(),
                     "--listen-client-urls",
                     urls,
                     "--advertise-client-urls",
                     urls,
+                    "--listen-peer-urls",
+                    test_peer_url(peer, sizeof peer),
                     NULL};
     struct test_proc p;
     assert_int_equal(test_proc_start(&p, argv), 0);

@@ -349,7 +349,12 @@ static int ringd_spawn(struct test_server *s, const struct test_server_options *
         argv[n++] = "--data-dir";
         argv[n++] = (char *)options->data_dir;
     }
-    if (options->peer_port != 0) {
+    char listen_peer[64]; /* a single member listens for peers too: a free port, not 2380 */
+    test_peer_url(listen_peer, sizeof(listen_peer));
+    if (options->peer_port == 0) {
+        char *peer[] = {"--listen-peer-urls", listen_peer, NULL};
+        n = append_args(argv, n, peer);
+    } else {
         char *peer[] = {"--listen-peer-urls",
                         peer_url,
                         "--initial-advertise-peer-urls",
@@ -482,4 +487,10 @@ int test_unary_sync(struct grpc_client_conn *conn, const char *path,
         reply->response = NULL;
     }
     return reply->status == GRPC_STATUS_OK ? 0 : -1;
+}
+
+char *test_peer_url(char *out, size_t out_bytes)
+{
+    snprintf(out, out_bytes, "http://127.0.0.1:%u", test_free_port());
+    return out;
 }

@@ -90,6 +90,11 @@ int test_unary_sync(struct grpc_client_conn *conn, const char *path,
 /* The ringd binary under test ($RINGD_BIN, set by ctest). */
 const char *test_ringd_bin(void);
 
+/* "http://127.0.0.1:P" for a free port P, in out (at least 32 bytes): a ringd started by a
+ * test listens for peers there instead of etcd's default localhost:2380, which tests running
+ * side by side would share. Returns out. */
+char *test_peer_url(char *out, size_t out_bytes);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago (bound to 0, read, closed), never one this
  * process was handed recently, so servers started side by side get distinct ports. */
 uint16_t test_free_port(void);
