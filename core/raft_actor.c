@@ -619,7 +619,8 @@ static void raft_actor_elect(struct raft_actor *ra)
             raft_tick(ra->raft);
 }
 
-static int raft_actor_open(struct raft_actor *ra)
+/* The core, with the window sized for --snapshot-count, restored to the loaded snapshot. */
+static int raft_actor_create_core(struct raft_actor *ra)
 {
     struct raft_config c;
     raft_config_default(&c, ra->view->member_id);
@@ -642,28 +643,39 @@ static int raft_actor_open(struct raft_actor *ra)
     struct raft_snapshot_meta snap = {.index = ra->snapshot_index, .term = ra->snapshot_term};
     if (!raft_actor_joining(ra))
         raft_actor_conf(ra, &snap.conf); /* joining: none (raft_actor_joining) */
-    int err = raft_restore_snapshot(ra->raft, &snap);
-    if (err < 0)
-        return err;
+    return raft_restore_snapshot(ra->raft, &snap);
+}
+
+/* Opens the WAL, replaying its entries after the loaded snapshot into the core. */
+static int raft_actor_open_wal(struct raft_actor *ra, struct wal_recovery *rec)
+{
     struct wal_callbacks cb = {.ctx = ra,
                                .durable = raft_actor_wal_durable,
                                .failed = raft_actor_wal_failed,
                                .writable = raft_actor_wal_writable};
-    static struct wal_recovery rec; /* one raft actor; large (messages) */
     /* Replay after the snapshot loaded, even when the WAL's marker names a newer one (the newer
      * file was bad or lost): the WAL refuses if the entries since are gone. */
     ra->wal_options.replay_after_set = true;
     ra->wal_options.replay_after = ra->snapshot_index;
-    err = wal_open(&ra->wal, ra->wal_dir, &ra->wal_options, &ra->actor->loop, &cb, &rec,
-                   raft_actor_replay_entry, ra);
+    int err = wal_open(&ra->wal, ra->wal_dir, &ra->wal_options, &ra->actor->loop, &cb, rec,
+                       raft_actor_replay_entry, ra);
     if (err < 0) {
         log_error("failed to open the WAL", LOG_STR("wal-dir", ra->wal_dir),
-                  LOG_STR("error", rec.message[0] ? rec.message : ringd_strerror(err)));
+                  LOG_STR("error", rec->message[0] ? rec->message : ringd_strerror(err)));
         return err;
     }
-    if (rec.message[0] != '\0')
+    if (rec->message[0] != '\0')
         log_warn("repaired the WAL", LOG_STR("wal-dir", ra->wal_dir),
-                 LOG_STR("detail", rec.message));
+                 LOG_STR("detail", rec->message));
+    return 0;
+}
+
+static int raft_actor_open(struct raft_actor *ra)
+{
+    static struct wal_recovery rec; /* one raft actor; large (messages) */
+    int err = raft_actor_create_core(ra);
+    if (err < 0 || (err = raft_actor_open_wal(ra, &rec)) < 0)
+        return err;
     struct raft_hard_state hs = {0};
     if (rec.has_hard_state)
         hs = (struct raft_hard_state){.term = rec.hard_state.term,

@@ -230,6 +230,30 @@ static int64_t server_quota_bytes(int64_t flag)
     return flag == 0 ? CONFIG_QUOTA_BACKEND_BYTES_DEFAULT : flag;
 }
 
+/* The raft actor's settings from the flags. */
+static void server_raft_options(const struct server_options *opt, struct raft_actor *raft)
+{
+    *raft = (struct raft_actor){.view = opt->view,
+                                .wal_dir = opt->wal_dir,
+                                .wal_options = opt->wal_options,
+                                .snapshot_count = opt->snapshot_count,
+                                .max_wals = opt->max_wals,
+                                .tick_ns = opt->heartbeat_ms * 1000000u,
+                                .election_ticks = (uint32_t)(opt->election_ms / opt->heartbeat_ms),
+                                .election_tick_advance = opt->election_tick_advance,
+                                .pre_vote = opt->config != NULL && opt->config->pre_vote,
+                                .force_new_cluster =
+                                    opt->config != NULL && opt->config->force_new_cluster};
+    static const char *advertise[CONFIG_URLS_MAX];
+    if (opt->config != NULL) {
+        const struct config_urls *urls = &opt->config->advertise_client_urls;
+        for (uint32_t i = 0; i < urls->count; i++)
+            advertise[i] = urls->items[i].text;
+        raft->client_urls = advertise;
+        raft->client_urls_count = urls->count;
+    }
+}
+
 int server_run(const struct server_options *opt)
 {
     ASSERT(opt->shards >= 1 && opt->shards <= SHARDS_MAX);
@@ -248,25 +272,7 @@ int server_run(const struct server_options *opt)
                            .snap_dir = opt->snap_dir,
                            .snapshot_count = opt->snapshot_count,
                            .max_snapshots = opt->max_snapshots};
-    raft = (struct raft_actor){.view = opt->view,
-                               .wal_dir = opt->wal_dir,
-                               .wal_options = opt->wal_options,
-                               .snapshot_count = opt->snapshot_count,
-                               .max_wals = opt->max_wals,
-                               .tick_ns = opt->heartbeat_ms * 1000000u,
-                               .election_ticks = (uint32_t)(opt->election_ms / opt->heartbeat_ms),
-                               .election_tick_advance = opt->election_tick_advance,
-                               .pre_vote = opt->config != NULL && opt->config->pre_vote,
-                               .force_new_cluster =
-                                   opt->config != NULL && opt->config->force_new_cluster};
-    static const char *advertise[CONFIG_URLS_MAX];
-    if (opt->config != NULL) {
-        const struct config_urls *urls = &opt->config->advertise_client_urls;
-        for (uint32_t i = 0; i < urls->count; i++)
-            advertise[i] = urls->items[i].text;
-        raft.client_urls = advertise;
-        raft.client_urls_count = urls->count;
-    }
+    server_raft_options(opt, &raft);
     struct shard_common common = {
         .view = opt->view,
         .store = &store,
