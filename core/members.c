@@ -67,7 +67,8 @@ int members_apply_attributes(struct members *m, const uint8_t *data, uint32_t le
     struct member_info *mi = members_find(m, pb->id);
     int err = mi == NULL ? -ENOENT : 0;
     if (mi != NULL) {
-        static struct member_info next; /* large; the apply actor's only */
+        static _Thread_local struct member_info
+            next; /* large: off the stack; raft and apply each */
         next = *mi;
         bool ok = members_copy(next.name, sizeof next.name, pb->name) &&
                   members_copy_urls(next.client_urls, &next.n_client_urls, pb->clienturls,
@@ -122,7 +123,7 @@ int members_load_member(struct members *m, const uint8_t *data, uint32_t len)
     Etcdserverpb__Member *pb = members_unpack(data, len);
     if (pb == NULL)
         return -EINVAL;
-    static struct member_info mi; /* large; start-up only */
+    static _Thread_local struct member_info mi; /* large: off the stack, per thread */
     mi = (struct member_info){.id = pb->id, .is_learner = pb->islearner};
     bool ok =
         pb->id != 0 && members_copy(mi.name, sizeof mi.name, pb->name) &&
@@ -207,7 +208,7 @@ static int members_add(struct members *m, const Etcdserverpb__Member *pb)
         learners += m->items[i].is_learner;
     if (pb->islearner && learners + 1 > MEMBERS_LEARNERS_MAX)
         return -RINGD_ETOO_MANY_LEARNERS;
-    static struct member_info mi; /* large; one thread at a time (see members.h) */
+    static _Thread_local struct member_info mi; /* large: off the stack, per thread */
     mi = (struct member_info){.id = pb->id, .is_learner = pb->islearner};
     if (!members_copy_urls(mi.peer_urls, &mi.n_peer_urls, pb->peerurls, pb->n_peerurls))
         return -RINGD_EMEMBER_BAD_URLS;

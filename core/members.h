@@ -7,7 +7,8 @@
  * Bounds: RAFT_MEMBERS_MAX members, CLUSTER_PEER_URLS_MAX URLs of each kind per member, each
  * at most CONFIG_URL_BYTES_MAX - 1 bytes; what does not fit is refused.
  *
- * Thread: the apply actor's (snapshot writing reads a copy). */
+ * Thread: a table belongs to one thread (the apply actor has one, the raft actor its own copy;
+ * snapshot writing reads a copy); the functions keep their scratch per thread. */
 #ifndef RINGD_MEMBERS_H
 #define RINGD_MEMBERS_H
 
