@@ -270,6 +270,10 @@ uint32_t test_rng_below(struct test_rng *r, uint32_t n)
 
 void test_proc_cleanup(struct test_proc *p)
 {
+    if (test_env_number("RINGD_TEST_KEEP", 0) != 0) {
+        fprintf(stderr, "kept %s (RINGD_TEST_KEEP)\n", p->dir);
+        return;
+    }
     test_remove_dir(p->dir);
 }
 

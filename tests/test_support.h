@@ -59,7 +59,8 @@ uint32_t test_proc_output(const struct test_proc *p, char *buf, uint32_t len);
 /* The same for its stderr when that went apart ("" otherwise). */
 uint32_t test_proc_stderr(const struct test_proc *p, char *buf, uint32_t len);
 
-/* Removes the child's working directory and everything in it (after it exited). */
+/* Removes the child's working directory and everything in it (after it exited); with
+ * RINGD_TEST_KEEP=1 it stays for a look at the server's output (its path goes to stderr). */
 void test_proc_cleanup(struct test_proc *p);
 
 /* Removes a directory and everything in it. */
