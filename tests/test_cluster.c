@@ -62,6 +62,15 @@ struct cluster {
 
 static struct cluster the_cluster;
 
+/* A member joining a running cluster (after etcdctl member add). */
+static char *const join_flags[] = {"--heartbeat-interval",
+                                   "50",
+                                   "--election-timeout",
+                                   "500",
+                                   "--initial-cluster-state",
+                                   "existing",
+                                   NULL};
+
 static char *const member_flags[] = {"--heartbeat-interval", "50", "--election-timeout", "500",
                                      NULL};
 
@@ -74,6 +83,15 @@ static void member_spawn(struct member *m, const char *initial, char *const *arg
                                           .name = m->name,
                                           .initial_cluster = initial};
     assert_int_equal(test_server_spawn(&m->server, TEST_SERVER_RINGD, &o), 0);
+}
+
+/* SIGKILL: the member is gone, with its connection. */
+static void member_kill(struct member *m)
+{
+    assert_int_equal(test_server_kill(&m->server), 137);
+    grpc_client_conn_close(m->conn);
+    m->conn = NULL;
+    m->up = false;
 }
 
 static void member_ready(struct cluster *c, struct member *m)
@@ -271,6 +289,15 @@ static void cluster_start(struct cluster *c, const char *dir, char *const *args)
         member_ready(c, &c->m[i]);
 }
 
+/* cluster_start, then a round of writes once they agree on a leader, whose index it returns. */
+static int cluster_start_writing(struct cluster *c, const char *dir, char *const *args)
+{
+    cluster_start(c, dir, args);
+    int leader = cluster_wait_leader(c);
+    write_round(c, leader);
+    return leader;
+}
+
 static void cluster_stop(struct cluster *c)
 {
     for (int i = 0; i < c->count; i++) {
@@ -326,9 +353,7 @@ static void test_cluster_failover(void **state)
 
     /* The leader dies; the two left elect another and take writes. */
     struct member *dead = &c->m[leader];
-    assert_int_equal(test_server_kill(&dead->server), 137);
-    grpc_client_conn_close(dead->conn);
-    dead->up = false;
+    member_kill(dead);
     int next = cluster_wait_leader(c);
     assert_int_not_equal(next, leader);
     write_round(c, next);
@@ -347,10 +372,7 @@ static void test_cluster_failover(void **state)
     for (int i = 0; i < MEMBERS; i++) {
         if (&c->m[i] == last)
             continue;
-        assert_int_equal(test_server_kill(&c->m[i].server), 137);
-        grpc_client_conn_close(c->m[i].conn);
-        c->m[i].conn = NULL;
-        c->m[i].up = false;
+        member_kill(&c->m[i]);
     }
     expect_no_leader(c, last);
     cluster_stop(c);
@@ -452,13 +474,6 @@ static struct member *join_fourth(struct cluster *c, const char *dir, const char
     member_init(n4, dir, MEMBERS);
     static char initial[512];
     uint64_t id = add_learner(c, n4, eps, initial);
-    static char *const join_flags[] = {"--heartbeat-interval",
-                                       "50",
-                                       "--election-timeout",
-                                       "500",
-                                       "--initial-cluster-state",
-                                       "existing",
-                                       NULL};
     member_spawn(n4, initial, join_flags);
     n4->learner = true;
     c->count = MEMBERS + 1;
@@ -625,17 +640,13 @@ static void test_cluster_snapshot_catch_up(void **state)
     (void)state;
     struct cluster *c = &the_cluster;
     const char *dir = test_temp_dir("cluster-snap");
-    cluster_start(c, dir, snapshot_flags);
-    int leader = cluster_wait_leader(c);
-    write_round(c, leader);
+    int leader = cluster_start_writing(c, dir, snapshot_flags);
 
     /* A follower stops; the others write far past what the leader's log keeps after its
      * snapshots (RAFT_ACTOR_CATCH_UP_ENTRIES below each). */
     struct member *behind = &c->m[(leader + 1) % MEMBERS];
     struct member *other = &c->m[(leader + 2) % MEMBERS];
-    assert_int_equal(test_server_kill(&behind->server), 137);
-    grpc_client_conn_close(behind->conn);
-    behind->up = false;
+    member_kill(behind);
     char endpoints[160];
     snprintf(endpoints, sizeof endpoints, "%s,%s", c->m[leader].server.endpoint,
              other->server.endpoint);
@@ -673,15 +684,11 @@ static void test_cluster_force_new(void **state)
     (void)state;
     struct cluster *c = &the_cluster;
     const char *dir = test_temp_dir("cluster-force");
-    cluster_start(c, dir, NULL);
-    write_round(c, cluster_wait_leader(c));
+    (void)cluster_start_writing(c, dir, NULL);
 
     /* Every member dies; one comes back alone on its data as a new one-member cluster. */
     for (int i = 0; i < MEMBERS; i++) {
-        assert_int_equal(test_server_kill(&c->m[i].server), 137);
-        grpc_client_conn_close(c->m[i].conn);
-        c->m[i].conn = NULL;
-        c->m[i].up = false;
+        member_kill(&c->m[i]);
     }
     char *const force[] = {"--heartbeat-interval", "50", "--election-timeout", "500",
                            "--force-new-cluster",  NULL};
@@ -733,13 +740,6 @@ static void test_cluster_grow_from_one(void **state)
     snprintf(url, sizeof url, "--peer-urls=http://127.0.0.1:%u", n2->peer_port);
     assert_int_equal(ETCDCTL(n1->server.endpoint, out, "member", "add", n2->name, url), 0);
     (void)parse_member_add(c, out, initial);
-    char *const join_flags[] = {"--heartbeat-interval",
-                                "50",
-                                "--election-timeout",
-                                "500",
-                                "--initial-cluster-state",
-                                "existing",
-                                NULL};
     member_spawn(n2, initial, join_flags);
     c->count = 2;
     member_ready(c, n2);
