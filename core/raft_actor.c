@@ -54,14 +54,12 @@ void raft_actor_refuse(struct raft_actor *ra, uint16_t shard, struct kv_proposal
     ASSERT(rc == 0); /* a shard has at most SHARD_PROPOSALS_MAX proposals out */
 }
 
-static int raft_actor_propose_err(int err)
+int raft_actor_propose_err(int err)
 {
     switch (-err) {
     case RINGD_EFULL:
     case RINGD_EREQUEST_TOO_LARGE:
         return -RINGD_ETOO_MANY_REQUESTS; /* etcd: applied too far behind committed */
-    case RINGD_ENOT_LEADER:
-        return -RINGD_ENO_LEADER; /* a follower that knows no leader to forward to */
     default:
         return err;
     }

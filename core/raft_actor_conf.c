@@ -233,11 +233,7 @@ bool raft_actor_conf_request(struct raft_actor *ra, uint16_t shard, struct kv_pr
         return false;
     int err = conf_dispatch(ra, shard, p);
     if (err < 0)
-        raft_actor_refuse(ra, shard, p,
-                          err == -RINGD_ENOT_LEADER && op != KV_OP_MOVE_LEADER &&
-                                  op != KV_OP_MEMBER_PROMOTE
-                              ? -RINGD_ENO_LEADER
-                              : err);
+        raft_actor_refuse(ra, shard, p, raft_actor_propose_err(err));
     return true;
 }
 

@@ -13,6 +13,9 @@ void raft_actor_arm_turn(struct raft_actor *ra);
 /* Answers a proposal the log did not take with err (or 0: done, no response body). */
 void raft_actor_refuse(struct raft_actor *ra, uint16_t shard, struct kv_proposal *p, int err);
 
+/* What a client is told for a proposal the core refused (raft_propose's errors). */
+int raft_actor_propose_err(int err);
+
 /* A new request id (kv_proposal.h). */
 uint64_t raft_actor_next_id(struct raft_actor *ra);
 

@@ -573,10 +573,10 @@ static int call_interceptor_refuses(const struct grpc_call *c, const ProtobufCMe
                        ((const Etcdserverpb__RangeRequest *)msg)->serializable);
     if (cluster_view_is_learner(v) && !learner_ok)
         return -RINGD_ENOT_SUPPORTED_FOR_LEARNER;
+    if (cluster_view_leader_id(v) != 0)
+        return 0; /* the metadata is looked up only when it could matter */
     const char *has_leader = grpc_call_metadata(c, "hasleader");
-    if (has_leader != NULL && strcmp(has_leader, "true") == 0 && cluster_view_leader_id(v) == 0)
-        return -RINGD_ENO_LEADER;
-    return 0;
+    return has_leader != NULL && strcmp(has_leader, "true") == 0 ? -RINGD_ENO_LEADER : 0;
 }
 
 /* One complete request message: decode it and hand it to the handler. */
